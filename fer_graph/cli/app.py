@@ -1,0 +1,97 @@
+"""Typer application; each command parses options and calls one library function."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..exceptions import FerGraphError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Facial expression recognition from face-landmark graphs.")
+console = Console()
+
+
+class Source(str, Enum):
+    ck_lands = "ck-lands"
+    mediapipe = "mediapipe"
+    csv = "csv"
+
+
+@app.callback()
+def _root() -> None:
+    """fer-graph: landmarks -> graphs -> GNNs."""
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(code=1)
+
+
+@app.command("build-graphs")
+def build_graphs_cmd(
+    source: Annotated[Source, typer.Option("--source", "-s", help="landmark source")],
+    root: Annotated[Optional[Path], typer.Option(
+        "--root", help="dataset folder (or CSV file); relative names are also looked up under $FER_GRAPH_DATA")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="output folder [default: data/processed/<name>]")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=0, help="extraction processes [default: all cores]")] = None,
+    model: Annotated[Optional[Path], typer.Option("--model", help="Face Landmarker .task file [default: $FER_GRAPH_FACE_LANDMARKER, cache, download]")] = None,
+    align: Annotated[bool, typer.Option("--align/--no-align", help="rotate faces so the eye line is horizontal")] = True,
+    include_z: Annotated[bool, typer.Option("--include-z", help="MediaPipe z as a third node coordinate")] = False,
+    include_iris: Annotated[bool, typer.Option("--include-iris", help="keep the 10 iris points (478 nodes)")] = False,
+    apex_frames: Annotated[int, typer.Option("--apex-frames", min=1, help="CK+ lands: last K frames of each sequence as samples")] = 1,
+    force: Annotated[bool, typer.Option("--force", help="rebuild even if an up-to-date dataset exists")] = False,
+) -> None:
+    """Turn a landmark source into a PyG graph dataset; print and save a summary (OUT/summary.json)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ..graphs.build import build_graphs
+
+    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=console,
+                  transient=True) as progress:
+        task = progress.add_task("Face Landmarker", total=None, rate="")
+        import time
+        t0 = time.perf_counter()
+
+        def on_progress(done: int, total: int) -> None:
+            rate = done / max(time.perf_counter() - t0, 1e-9)
+            progress.update(task, completed=done, total=total, rate=f"{rate:.0f} img/s")
+
+        try:
+            ds, summary = build_graphs(source.value, root, out, workers=workers, model=model, align=align,
+                                       include_z=include_z, include_iris=include_iris, apex_frames=apex_frames,
+                                       force=force, on_progress=on_progress)
+        except (FerGraphError, ValueError, FileNotFoundError) as exc:
+            progress.stop()
+            _fail(exc)
+    _print_summary(summary)
+    out_dir = Path(summary["processed_dir"]).parent.parent
+    console.print(f"summary: {out_dir / 'summary.json'}   skipped inputs: {out_dir / 'skipped.csv'}")
+
+
+def _print_summary(s: dict) -> None:
+    splits = list(s["per_class_split"])
+    table = Table(title=f"{s['source']}: {s['graphs']} graphs, {s['nodes']} nodes, {s['edges']} edges "
+                        f"({s['topology']})")
+    table.add_column("class")
+    for sp in splits:
+        table.add_column(sp, justify="right")
+    table.add_column("total", justify="right")
+    for c in s["classes"]:
+        table.add_row(c, *[str(s["per_class_split"][sp][c]) for sp in splits], str(s["per_class"][c]))
+    table.add_row("[bold]total", *[f"[bold]{s['per_split'][sp]}" for sp in splits], f"[bold]{s['graphs']}")
+    console.print(table)
+    facts = [f"subjects: {s['subjects'] if s['subjects'] is not None else 'n/a'}"]
+    if s["detection_rate"]:
+        facts.append("detection: " + ", ".join(f"{k} {v:.2%}" for k, v in s["detection_rate"].items() if v is not None))
+    facts.append("skipped: " + (", ".join(f"{k} {v}" for k, v in s["skipped"].items()) or "none"))
+    facts.append(f"wall: {s['wall_s']:.1f} s" + (" (rebuilt)" if s["rebuilt"] else " (up to date, loaded)"))
+    if s["images_per_s"]:
+        facts.append(f"{s['images_per_s']:.1f} images/s")
+    console.print("   ".join(facts))

@@ -1,0 +1,124 @@
+"""``build_graphs``: one call from a dataset folder to a processed graph dataset and its summary."""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .._io import atomic_path, write_json
+from ..paths import default_output_dir, resolve_dataset_path
+from .dataset import CKLandsGraphs, FaceGraphDataset, LandmarkCSVGraphs
+
+__all__ = ["SOURCES", "build_graphs", "summarize"]
+
+#: Landmark sources accepted by :func:`build_graphs` (and ``fer-graph build-graphs --source``).
+SOURCES: tuple[str, ...] = ("ck-lands", "mediapipe", "csv")
+_DEFAULT_ROOTS = {"ck-lands": "ck_lands/CK+"}
+
+
+def build_graphs(
+    source: str,
+    root: str | os.PathLike | None = None,
+    out: str | os.PathLike | None = None,
+    *,
+    workers: int | None = None,
+    model: str | os.PathLike | None = None,
+    align: bool = True,
+    include_z: bool = False,
+    include_iris: bool = False,
+    apex_frames: int = 1,
+    force: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> tuple[FaceGraphDataset, dict[str, Any]]:
+    """Build (or load, when up to date) the graph dataset of a landmark source and summarize it.
+
+    Args:
+        source: ``"ck-lands"`` (68-point CSV sequences), ``"mediapipe"`` (Face Landmarker over an image
+            folder) or ``"csv"`` (generic / OpenFace landmark CSV).
+        root: the dataset folder itself (``.../ck_lands/CK+``, ``.../ck48``, ``.../fer2013``, a split
+            folder such as ``.../fer2013/publictest``) or the CSV file. A relative path that does not exist
+            is looked up under ``$FER_GRAPH_DATA`` (else ``./data``); ck-lands defaults to ``ck_lands/CK+``.
+        out: output folder; default ``data/processed/<dataset name>``. Receives ``processed/``,
+            ``summary.json`` and ``skipped.csv`` (every skipped input with its reason).
+        workers: extraction processes for image sources (default: all cores).
+        model: Face Landmarker ``.task`` file (see :func:`fer_graph.landmarks.mediapipe_source.resolve_model_path`).
+        align, include_z, include_iris, apex_frames: build options (see the dataset classes).
+        force: rebuild even when an up-to-date processed dataset exists.
+        on_progress: ``(done, total)`` callback during landmark extraction.
+
+    Returns:
+        The dataset and the summary dict written to ``OUT/summary.json`` (keys ``source``, ``graphs``,
+        ``subjects``, ``nodes``, ``edges``, ``per_class``, ``per_split``, ``skipped``, ``detection_rate``,
+        ``wall_s``, ``images_per_s``, plus ``classes``, ``topology``, ``per_class_split``, ``options``,
+        ``processed_dir``, ``rebuilt``).
+
+    Raises:
+        ValueError: unknown ``source``.
+        DatasetLayoutError, LandmarkFileError, UnknownLabelError, ModelFileError: from the sources.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"source={source!r}; expected one of {list(SOURCES)}")
+    path = resolve_dataset_path(root, _DEFAULT_ROOTS.get(source))
+    out_dir = Path(out) if out is not None else default_output_dir(path)
+    start = time.perf_counter()
+    if source == "ck-lands":
+        ds: FaceGraphDataset = CKLandsGraphs(out_dir, path, apex_frames=apex_frames, align=align, force_reload=force)
+    elif source == "csv":
+        ds = LandmarkCSVGraphs(out_dir, path, align=align, include_z=include_z, include_iris=include_iris,
+                               force_reload=force)
+    else:
+        from .image_dataset import ImageFolderGraphs
+
+        ds = ImageFolderGraphs(out_dir, path, model=model, workers=workers, align=align, include_z=include_z,
+                               include_iris=include_iris, force_reload=force, on_progress=on_progress)
+    wall = time.perf_counter() - start
+    summary = summarize(ds, wall_s=wall)
+    write_json(out_dir / "summary.json", summary)
+    _write_skipped(out_dir / "skipped.csv", ds.meta.get("skipped", []))
+    return ds, summary
+
+
+def summarize(ds: FaceGraphDataset, *, wall_s: float) -> dict[str, Any]:
+    """The ``summary.json`` dict of a built dataset (see :func:`build_graphs` for the keys)."""
+    meta = ds.meta
+    extraction = meta.get("extraction") or {}
+    attempted = meta.get("attempted_per_split")
+    detection = None
+    if attempted:
+        detection = {s: (meta["per_split"].get(s, 0) / n if n else None) for s, n in attempted.items()}
+    extracted = extraction.get("extracted_images", 0)
+    ex_wall = extraction.get("wall_s")
+    return {
+        "source": meta["source"],
+        "graphs": meta["graphs"],
+        "subjects": len(meta["subjects"]) if meta["subjects"] else None,
+        "nodes": meta["num_nodes"],
+        "edges": meta["num_edges"],
+        "per_class": meta["per_class"],
+        "per_split": meta["per_split"],
+        "skipped": dict(Counter(r["reason"] for r in meta.get("skipped", []))),
+        "detection_rate": detection,
+        "wall_s": round(wall_s, 3),
+        "images_per_s": round(extracted / ex_wall, 2) if extracted and ex_wall else None,
+        "classes": meta["classes"],
+        "topology": meta["topology"],
+        "node_dims": meta["node_dims"],
+        "per_class_split": meta["per_class_split"],
+        "attempted_per_split": attempted,
+        "extraction": extraction or None,
+        "options": meta["options"],
+        "processed_dir": str(Path(ds.processed_dir)),
+        "rebuilt": ds.build_seconds is not None,
+    }
+
+
+def _write_skipped(path: Path, records: list[dict[str, str]]) -> None:
+    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["path", "reason", "detail"])
+        writer.writeheader()
+        writer.writerows(records)

@@ -1,0 +1,370 @@
+"""PyG ``InMemoryDataset``s of face-landmark graphs, one per landmark source.
+
+Storage: every graph of a dataset has the same topology, so the processed file holds a few contiguous
+tensors (``pos`` of all graphs back to back, labels, ids, graph attributes) and ONE ``edge_index``,
+attached to each graph on access; no per-graph copy of the edges is ever stored (35k FER-2013 graphs x
+2,644 directed edges would waste > 1 GB).
+
+On-disk layout of a dataset built into ``OUT``::
+
+    OUT/
+      processed/<source>-<hash>/data.pt     tensors (PyG InMemoryDataset format), written atomically
+      processed/<source>-<hash>/meta.json   build options, class/subject/split names, topology, skips
+      landmarks/...                          MediaPipe extraction cache (image sources, resumable)
+
+``<hash>`` digests the build options, so datasets built with other options live side by side; a
+``meta.json`` whose options or raw-data fingerprint differ from the current ones triggers a rebuild.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch_geometric.data import Data, InMemoryDataset
+
+from .. import __version__
+from .._io import atomic_path, read_json, write_json
+from ..exceptions import DatasetLayoutError
+from ..labels import sort_labels
+from ..landmarks._types import LandmarkSet
+from .normalize import normalize_landmarks
+from .topology import Topology, get_topology, topology_for_points
+
+__all__ = ["FaceGraphDataset", "CKLandsGraphs", "LandmarkCSVGraphs", "head_pose"]
+
+#: Bump when the processed format changes: old processed folders are rebuilt, never misread.
+FORMAT_VERSION = 1
+
+
+def head_pose(transforms: np.ndarray) -> np.ndarray:
+    """Head pose from MediaPipe facial transformation matrices.
+
+    Args:
+        transforms: ``(N, 4, 4)`` canonical-face-to-camera matrices (Face Landmarker
+            ``facial_transformation_matrixes``); the upper 3x3 block is a scaled rotation.
+
+    Returns:
+        ``(N, 3)`` float32 Euler angles in degrees (pitch about x, yaw about y, roll about z; scipy
+        ``Rotation.as_euler("xyz")`` of the column-normalized rotation).
+    """
+    from scipy.spatial.transform import Rotation
+
+    r = np.asarray(transforms, dtype=np.float64)[:, :3, :3]
+    r = r / np.linalg.norm(r, axis=1, keepdims=True)
+    u, _, vt = np.linalg.svd(r)  # nearest proper rotation, robust to small shear
+    r = u @ vt
+    return Rotation.from_matrix(r).as_euler("xyz", degrees=True).astype(np.float32)
+
+
+def _options_hash(options: dict[str, Any]) -> str:
+    blob = json.dumps({"format": FORMAT_VERSION, **options}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+
+class FaceGraphDataset(InMemoryDataset):
+    """Base class: landmark graphs of one fixed topology with normalized coordinates as node features.
+
+    Each item is a :class:`torch_geometric.data.Data` with
+
+    - ``x``, ``pos``: ``(V, D)`` float32 normalized landmarks (centroid at 0, inter-ocular distance 1,
+      eye line horizontal when ``align``; D = 2, or 3 with MediaPipe z); ``x`` is ``pos`` unless a
+      transform builds other features.
+    - ``edge_index``: ``(2, 2E)`` int64, the topology's shared tensor (read-only).
+    - ``y``: ``(1,)`` class index into :attr:`classes`; ``subject``, ``sequence``, ``split``: ``(1,)``
+      int64 indices into :attr:`subjects`, :attr:`sequences`, :attr:`splits` (-1 when unknown).
+    - ``sample_id``: str. Optional: ``onset`` ``(V, D)`` (neutral frame, CK+ lands), ``blendshapes``
+      ``(1, 52)``, ``transform`` ``(1, 4, 4)``, ``head_pose`` ``(1, 3)`` degrees, ``tier`` ``(1,)``.
+    - ``norm_center`` ``(1, D)``, ``norm_scale`` ``(1,)``, ``norm_angle`` ``(1,)``: the normalization
+      removed (input units), to map back to pixels / image coordinates.
+
+    Subclasses set :attr:`source` and implement :meth:`read_landmarks`; build options passed to
+    ``__init__`` name the processed folder and are recorded in ``meta.json``.
+    """
+
+    source: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        *,
+        options: dict[str, Any],
+        transform: Callable[[Data], Data] | None = None,
+        force_reload: bool = False,
+        log: bool = False,
+    ) -> None:
+        self.options = {"source": self.source, **options}
+        self.build_seconds: float | None = None
+        out = Path(root)
+        self._processed_name = f"{self.source}-{_options_hash(self.options)}"
+        meta_path = out / "processed" / self._processed_name / "meta.json"
+        if meta_path.is_file() and not force_reload:
+            try:
+                old = read_json(meta_path)
+                stale = old.get("options") != self.options or old.get("format") != FORMAT_VERSION or (
+                    old.get("fingerprint") != self.raw_fingerprint()
+                )
+            except (ValueError, OSError):
+                stale = True
+            force_reload = force_reload or stale
+        super().__init__(str(out), transform=transform, force_reload=force_reload, log=log)
+        self.meta: dict[str, Any] = read_json(meta_path)
+        self.load(self.processed_paths[0])
+        self.topology: Topology = get_topology(self.meta["topology"])
+        self._edge_index = self.topology.edge_index
+
+    # ----------------------------------------------------------------- subclass API
+    def read_landmarks(self) -> LandmarkSet:
+        """Read the raw source into a :class:`LandmarkSet` (implemented by each source)."""
+        raise NotImplementedError
+
+    def raw_fingerprint(self) -> str:
+        """Cheap digest of the raw files (names, sizes, mtimes); a change triggers a rebuild."""
+        files = sorted(p for p in Path(self.raw_dir).rglob("*") if p.is_file())
+        h = hashlib.sha256()
+        for p in files:
+            st = p.stat()
+            h.update(f"{p.relative_to(self.raw_dir)}:{st.st_size}:{int(st.st_mtime)}\n".encode())
+        return h.hexdigest()[:16]
+
+    # ----------------------------------------------------------------- PyG plumbing
+    @property
+    def processed_dir(self) -> str:
+        return str(Path(self.root) / "processed" / self._processed_name)
+
+    @property
+    def processed_file_names(self) -> list[str]:
+        return ["data.pt", "meta.json"]
+
+    def process(self) -> None:
+        start = time.perf_counter()
+        lms = self.read_landmarks()
+        data, slices, meta = _to_storage(lms, self.options)
+        meta["fingerprint"] = self.raw_fingerprint()
+        meta["build_seconds"] = round(time.perf_counter() - start, 3)
+        with atomic_path(self.processed_paths[0]) as tmp:
+            torch.save((data.to_dict(), slices, Data), tmp)
+        write_json(self.processed_paths[1], meta)  # written last: its presence marks a complete build
+        self.build_seconds = meta["build_seconds"]
+
+    def get(self, idx: int) -> Data:
+        data = super().get(idx)
+        data.edge_index = self._edge_index
+        data.x = data.pos
+        return data
+
+    # ----------------------------------------------------------------- convenience
+    @property
+    def classes(self) -> list[str]:
+        """Canonical class names in class-index order."""
+        return list(self.meta["classes"])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.meta["classes"])
+
+    @property
+    def subjects(self) -> list[str]:
+        return list(self.meta["subjects"])
+
+    @property
+    def sequences(self) -> list[str]:
+        return list(self.meta["sequences"])
+
+    @property
+    def splits(self) -> list[str]:
+        return list(self.meta["splits"])
+
+    def tensor(self, key: str) -> Tensor:
+        """A stored attribute for every graph of this (possibly index-selected) dataset, stacked.
+
+        ``dataset.tensor("pos")`` is ``(G, V, D)``; graph-level keys give ``(G, ...)``. A view of the
+        storage when the dataset is not index-selected (no copy).
+        """
+        store = self._data[key]
+        per_graph = int(self.slices[key][1] - self.slices[key][0])
+        n_all = len(self.slices[key]) - 1
+        stacked = store.view(n_all, per_graph, *store.shape[1:]) if per_graph > 1 else store.view(n_all, *store.shape[1:])
+        if self._indices is None:
+            return stacked
+        return stacked[torch.as_tensor(self.indices(), dtype=torch.long)]
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}({len(self)}, topology={self.meta['topology']!r}, "
+                f"classes={self.classes})")
+
+
+def _index(values: list[str | None]) -> tuple[Tensor, list[str]]:
+    names = sorted({v for v in values if v is not None})
+    lookup = {n: i for i, n in enumerate(names)}
+    return torch.tensor([lookup[v] if v is not None else -1 for v in values], dtype=torch.long), names
+
+
+def _to_storage(lms: LandmarkSet, options: dict[str, Any]) -> tuple[Data, dict[str, Tensor], dict[str, Any]]:
+    """Normalize a LandmarkSet and lay it out as collated InMemoryDataset storage plus meta."""
+    n = len(lms)
+    if n == 0:
+        raise DatasetLayoutError(f"no samples to build a dataset from (source {lms.source})")
+    topo = topology_for_points(lms.num_points, include_iris=options.get("include_iris", False))
+    dims = 3 if options.get("include_z") and lms.points.shape[-1] == 3 else 2
+    if options.get("include_z") and lms.points.shape[-1] != 3:
+        raise ValueError("include_z=True but the landmarks have no z coordinate")
+
+    def norm(which: str):
+        pts = lms.pixel_points(which)[:, : topo.num_nodes, :dims]
+        return normalize_landmarks(pts, right_eye=topo.right_eye, left_eye=topo.left_eye,
+                                   align=options.get("align", True))
+
+    pos, params = norm("points")
+    v = topo.num_nodes
+    store: dict[str, Any] = {
+        "pos": torch.from_numpy(pos.reshape(n * v, dims)),
+        "norm_center": torch.from_numpy(params.center),
+        "norm_scale": torch.from_numpy(params.scale),
+        "norm_angle": torch.from_numpy(params.angle),
+    }
+    classes = sort_labels(lms.labels)
+    store["y"] = torch.tensor([classes.index(lab) for lab in lms.labels], dtype=torch.long)
+    store["subject"], subjects = _index(lms.subjects)
+    store["sequence"], sequences = _index(lms.sequence_ids)
+    store["split"], splits = _index(lms.splits if lms.splits is not None else ["all"] * n)
+    if lms.onset is not None:
+        onset, _ = norm("onset")
+        store["onset"] = torch.from_numpy(onset.reshape(n * v, dims))
+    if lms.blendshapes is not None:
+        store["blendshapes"] = torch.from_numpy(np.ascontiguousarray(lms.blendshapes, dtype=np.float32))
+    if lms.transforms is not None:
+        t = np.ascontiguousarray(lms.transforms, dtype=np.float32)
+        store["transform"] = torch.from_numpy(t)
+        store["head_pose"] = torch.from_numpy(head_pose(t))
+    if lms.tiers is not None:
+        store["tier"] = torch.from_numpy(np.asarray(lms.tiers, dtype=np.int8))
+
+    slices: dict[str, Tensor] = {}
+    for key, value in store.items():
+        per = v if key in ("pos", "onset") else 1
+        slices[key] = torch.arange(0, n * per + 1, per, dtype=torch.long)
+    store["sample_id"] = list(lms.sample_ids)
+    slices["sample_id"] = torch.arange(n + 1, dtype=torch.long)
+    data = Data(**store)
+
+    y = store["y"].numpy()
+    split_idx = store["split"].numpy()
+    meta = {
+        "format": FORMAT_VERSION,
+        "fer_graph_version": __version__,
+        "source": lms.source,
+        "options": options,
+        "topology": topo.name,
+        "num_nodes": v,
+        "num_edges": topo.num_edges,
+        "node_dims": dims,
+        "classes": classes,
+        "subjects": subjects,
+        "sequences": sequences,
+        "splits": splits,
+        "graphs": n,
+        "per_class": {c: int((y == i).sum()) for i, c in enumerate(classes)},
+        "per_split": {s: int((split_idx == i).sum()) for i, s in enumerate(splits)},
+        "per_class_split": {
+            s: {c: int(((split_idx == j) & (y == i)).sum()) for i, c in enumerate(classes)}
+            for j, s in enumerate(splits)
+        },
+        "units": lms.units,
+        "skipped": [{"path": r.path, "reason": r.reason, "detail": r.detail} for r in lms.skipped],
+        "attributes": sorted(k for k in store if k != "sample_id"),
+    }
+    return data, slices, meta
+
+
+class CKLandsGraphs(FaceGraphDataset):
+    """68-point CK+ lands graphs (iBUG Delaunay topology), apex frame(s) with the neutral onset.
+
+    Args:
+        root: output folder (``OUT``) for processed files.
+        raw_root: the ``CK+`` folder with ``emotion.csv`` and ``SXXX/omlands.csv``.
+        apex_frames: samples per labelled sequence: its last ``K`` frames (see
+            :func:`fer_graph.landmarks.read_ck_lands`).
+        align: level the eye line (see :func:`fer_graph.graphs.normalize_landmarks`).
+        transform: PyG transform applied on access.
+        force_reload: rebuild even if a matching processed folder exists.
+
+    Items carry ``onset`` (the normalized neutral frame), so displacement features are
+    ``pos - onset``. 357 labelled sequences, 99 subjects, 6 classes with the shipped data.
+    """
+
+    source = "ck-lands"
+
+    def __init__(self, root: str | os.PathLike, raw_root: str | os.PathLike, *, apex_frames: int = 1,
+                 align: bool = True, transform: Callable | None = None, force_reload: bool = False) -> None:
+        self._raw_root = Path(raw_root)
+        if not (self._raw_root / "emotion.csv").is_file():
+            raise DatasetLayoutError(
+                f"{self._raw_root}: no emotion.csv; expected the CK+ lands folder "
+                "(emotion.csv + SXXX/omlands.csv, see data/README.md)"
+            )
+        super().__init__(root, options={"apex_frames": apex_frames, "align": align,
+                                        "raw_root": str(self._raw_root.resolve())},
+                         transform=transform, force_reload=force_reload)
+
+    @property
+    def raw_dir(self) -> str:
+        return str(self._raw_root)
+
+    def raw_fingerprint(self) -> str:
+        h = hashlib.sha256()
+        for p in [self._raw_root / "emotion.csv", *sorted(self._raw_root.glob("*/omlands.csv"))]:
+            st = p.stat()
+            h.update(f"{p.relative_to(self._raw_root)}:{st.st_size}:{int(st.st_mtime)}\n".encode())
+        return h.hexdigest()[:16]
+
+    def read_landmarks(self) -> LandmarkSet:
+        from ..landmarks.ck_lands import read_ck_lands
+
+        return read_ck_lands(self._raw_root, apex_frames=self.options["apex_frames"])
+
+
+class LandmarkCSVGraphs(FaceGraphDataset):
+    """Graphs from a landmark CSV (generic schema or OpenFace 2.x, see :func:`fer_graph.landmarks.read_landmark_csv`).
+
+    Args:
+        root: output folder for processed files.
+        csv_path: the landmark CSV.
+        align, include_z, include_iris: node-feature options (z needs 3-D landmarks).
+        units, image_size: see :func:`~fer_graph.landmarks.read_landmark_csv`.
+    """
+
+    source = "csv"
+
+    def __init__(self, root: str | os.PathLike, csv_path: str | os.PathLike, *, align: bool = True,
+                 include_z: bool = False, include_iris: bool = False, units: str = "pixels",
+                 image_size: tuple[int, int] | None = None, transform: Callable | None = None,
+                 force_reload: bool = False) -> None:
+        self._csv = Path(csv_path)
+        if not self._csv.is_file():
+            raise DatasetLayoutError(f"{self._csv}: landmark CSV not found")
+        super().__init__(root, options={"align": align, "include_z": include_z, "include_iris": include_iris,
+                                        "units": units, "image_size": image_size,
+                                        "raw_root": str(self._csv.resolve())},
+                         transform=transform, force_reload=force_reload)
+
+    @property
+    def raw_dir(self) -> str:
+        return str(self._csv.parent)
+
+    def raw_fingerprint(self) -> str:
+        st = self._csv.stat()
+        return hashlib.sha256(f"{self._csv.name}:{st.st_size}:{int(st.st_mtime)}".encode()).hexdigest()[:16]
+
+    def read_landmarks(self) -> LandmarkSet:
+        from ..landmarks.csv_source import read_landmark_csv
+
+        return read_landmark_csv(self._csv, units=self.options["units"], image_size=self.options["image_size"])

@@ -1,0 +1,107 @@
+"""Landmark normalization: centre on the face centroid, scale by inter-ocular distance, level the eyes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["NormalizationParams", "normalize_landmarks", "denormalize_landmarks", "eye_centers"]
+
+
+@dataclass(frozen=True)
+class NormalizationParams:
+    """What :func:`normalize_landmarks` removed from each face, so it can be put back.
+
+    Attributes:
+        center: ``(N, D)`` float32 face centroid in the input units.
+        scale: ``(N,)`` float32 inter-ocular distance (IOD) in the input units (x, y only).
+        angle: ``(N,)`` float32 eye-line angle in radians that was rotated away (0 without alignment).
+    """
+
+    center: np.ndarray
+    scale: np.ndarray
+    angle: np.ndarray
+
+
+def eye_centers(
+    points: np.ndarray, right_eye: Sequence[int], left_eye: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean x, y of each eye's landmarks.
+
+    Args:
+        points: ``(N, V, D)`` landmarks, D >= 2.
+        right_eye, left_eye: indices of the subject's right eye (image left) and left eye (image right),
+            e.g. iBUG 36-41 and 42-47 (0-based), or MediaPipe ``FACE_LANDMARKS_RIGHT_EYE`` / ``LEFT_EYE``.
+
+    Returns:
+        Two ``(N, 2)`` float64 arrays: right-eye and left-eye centres.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    return pts[:, list(right_eye), :2].mean(axis=1), pts[:, list(left_eye), :2].mean(axis=1)
+
+
+def normalize_landmarks(
+    points: np.ndarray,
+    *,
+    right_eye: Sequence[int],
+    left_eye: Sequence[int],
+    align: bool = True,
+) -> tuple[np.ndarray, NormalizationParams]:
+    """Centre landmarks on their centroid, divide by inter-ocular distance, optionally level the eyes.
+
+    The result is invariant to translation and uniform scaling of the input, and with ``align=True``
+    to in-plane rotation too. Eyes are used because they barely move with expression. A third
+    coordinate (MediaPipe z) is centred on its mean and divided by the same IOD; rotation acts on x, y.
+
+    Args:
+        points: ``(N, V, D)`` landmarks, D in {2, 3}, in isotropic units (pixels, or image-normalized
+            values multiplied back by width/height); y points down.
+        right_eye, left_eye: eye landmark indices (see :func:`eye_centers`).
+        align: rotate about the centroid so the line from the right-eye centre to the left-eye centre
+            (image left to image right) is horizontal.
+
+    Returns:
+        ``(N, V, D)`` float32 coordinates in IOD units, and the :class:`NormalizationParams`.
+
+    Raises:
+        ValueError: ``points`` is not ``(N, V, 2|3)``, holds NaN/inf, or a face has a zero
+            inter-ocular distance (index given).
+
+    Reference:
+        Inter-ocular normalization as in the 300-W benchmark (Sagonas et al., 2013).
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    if pts.ndim != 3 or pts.shape[-1] not in (2, 3):
+        raise ValueError(f"points must be (N, V, 2|3); got shape {tuple(pts.shape)}")
+    if not np.isfinite(pts).all():
+        bad = int(np.flatnonzero(~np.isfinite(pts).reshape(len(pts), -1).all(axis=1))[0])
+        raise ValueError(f"points[{bad}] holds NaN or inf")
+    right, left = eye_centers(pts, right_eye, left_eye)
+    eye_vec = left - right
+    iod = np.linalg.norm(eye_vec, axis=1)
+    tiny = iod <= 1e-12 * np.maximum(1.0, np.abs(pts).reshape(len(pts), -1).max(axis=1))
+    if tiny.any():
+        raise ValueError(f"points[{int(np.flatnonzero(tiny)[0])}]: eye centres coincide (zero inter-ocular distance)")
+    center = pts.mean(axis=1)
+    out = (pts - center[:, None, :]) / iod[:, None, None]
+    angle = np.arctan2(eye_vec[:, 1], eye_vec[:, 0]) if align else np.zeros(len(pts))
+    if align:
+        c, s = np.cos(angle)[:, None], np.sin(angle)[:, None]
+        x, y = out[..., 0].copy(), out[..., 1].copy()
+        out[..., 0] = c * x + s * y
+        out[..., 1] = -s * x + c * y
+    params = NormalizationParams(center.astype(np.float32), iod.astype(np.float32), angle.astype(np.float32))
+    return out.astype(np.float32), params
+
+
+def denormalize_landmarks(points: np.ndarray, params: NormalizationParams) -> np.ndarray:
+    """Invert :func:`normalize_landmarks`: ``(N, V, D)`` IOD units back to the input units (float32)."""
+    out = np.asarray(points, dtype=np.float64).copy()
+    c, s = np.cos(params.angle)[:, None], np.sin(params.angle)[:, None]
+    x, y = out[..., 0].copy(), out[..., 1].copy()
+    out[..., 0] = c * x - s * y
+    out[..., 1] = s * x + c * y
+    out = out * params.scale[:, None, None] + params.center[:, None, :]
+    return out.astype(np.float32)

@@ -1,0 +1,177 @@
+"""Reader for landmark CSV files: fer-graph's generic schema and OpenFace 2.x / py-feat outputs.
+
+Generic schema (one row per sample, header required)::
+
+    sample_id,subject,label,x0,y0,x1,y1,...            (2-D)
+    sample_id,subject,label,x0,y0,z0,x1,y1,z1,...      (3-D, MediaPipe-style)
+
+optional columns ``split`` and ``sequence_id``. OpenFace 2.x ``FeatureExtraction`` CSVs (and py-feat
+``Fex`` CSVs) name their 2-D landmarks ``x_0..x_67, y_0..y_67`` (pixels); they are read as they are,
+with ``label``/``subject`` taken from columns when present, else from the keyword arguments (one file
+per video is the usual OpenFace output). OpenFace rows with ``success == 0`` are recorded as skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import DatasetLayoutError, LandmarkFileError, UnknownLabelError
+from ..labels import canonical_label
+from ._types import LandmarkSet, SkipRecord
+
+__all__ = ["read_landmark_csv"]
+
+_GENERIC = re.compile(r"^([xyz])(\d+)$")
+_OPENFACE = re.compile(r"^([xy])_(\d+)$")
+
+
+def _coordinate_columns(columns: list[str], path: Path) -> tuple[list[str], int, str]:
+    """Ordered coordinate columns (point-major: x0, y0[, z0], x1, ...), dims, and the schema name."""
+    for pattern, schema in ((_GENERIC, "generic"), (_OPENFACE, "openface")):
+        found: dict[tuple[int, str], str] = {}
+        for c in columns:
+            m = pattern.match(c)
+            if m:
+                found[(int(m.group(2)), m.group(1))] = c
+        if not found:
+            continue
+        axes = sorted({a for _, a in found})
+        if axes not in (["x", "y"], ["x", "y", "z"]):
+            raise LandmarkFileError(f"{path}:1: landmark columns must be x/y or x/y/z; found axes {axes}")
+        n = max(i for i, _ in found) + 1
+        missing = [f"{a}{i}" for i in range(n) for a in axes if (i, a) not in found]
+        if missing:
+            raise LandmarkFileError(
+                f"{path}:1: {schema} landmark columns incomplete: {n} points expected, missing {missing[:6]}"
+            )
+        return [found[(i, a)] for i in range(n) for a in axes], len(axes), schema
+    raise LandmarkFileError(
+        f"{path}:1: no landmark columns; expected x0,y0[,z0],x1,... (generic) or x_0..x_67,y_0..y_67 (OpenFace)"
+    )
+
+
+def read_landmark_csv(
+    path: str | os.PathLike,
+    *,
+    label: str | None = None,
+    subject: str | None = None,
+    label_map: Mapping[int, str] | None = None,
+    units: str = "pixels",
+    image_size: tuple[int, int] | None = None,
+) -> LandmarkSet:
+    """Read a landmark CSV (generic schema or OpenFace 2.x ``FeatureExtraction`` output).
+
+    Args:
+        path: the CSV file.
+        label: label of every row when the file has no ``label`` column (e.g. one OpenFace file per clip).
+        subject: subject of every row when the file has no ``subject`` column.
+        label_map: maps integer label codes to label names (e.g. :data:`fer_graph.labels.FER2013_CODES`);
+            without it labels must be names (``"happy"``, ``"anger"``...).
+        units: ``"pixels"`` (OpenFace, dlib, iBUG) or ``"image-normalized"`` (MediaPipe x/W, y/H).
+        image_size: ``(width, height)`` in pixels, required with ``units="image-normalized"``.
+
+    Returns:
+        :class:`LandmarkSet` with ``points`` ``(N, V, 2|3)`` float32, ``source="csv"``. Rows with an
+        empty label, and OpenFace rows with ``success == 0``, are in ``skipped``.
+
+    Raises:
+        DatasetLayoutError: the file is missing.
+        LandmarkFileError: no or incomplete landmark columns, a non-numeric, NaN or infinite coordinate,
+            duplicate ``sample_id``; messages give ``path:line`` (the header is line 1).
+        UnknownLabelError: a label that is not a known expression name or code.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetLayoutError(f"{path}: landmark CSV not found")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise LandmarkFileError(f"{path}: not a readable CSV file: {exc}") from exc
+    df.columns = [str(c).strip() for c in df.columns]
+    if df.empty:
+        raise DatasetLayoutError(f"{path}: no data rows")
+    cols, dims, schema = _coordinate_columns(list(df.columns), path)
+    lines = np.arange(len(df)) + 2  # 1-based, after the header
+
+    coords = df[cols].apply(lambda s: pd.to_numeric(s.str.strip(), errors="coerce")).to_numpy(np.float64)
+    bad = ~np.isfinite(coords)
+    if bad.any():
+        r, c = map(int, np.argwhere(bad)[0])
+        raise LandmarkFileError(
+            f"{path}:{lines[r]}: column {cols[c]!r} is {df[cols[c]].iloc[r]!r}, not a finite number"
+        )
+    points = coords.reshape(len(df), -1, dims).astype(np.float32)
+
+    keep = np.ones(len(df), dtype=bool)
+    skipped: list[SkipRecord] = []
+    if "success" in df.columns:
+        failed = df["success"].str.strip().isin(["0", "0.0", "False", "false"]).to_numpy()
+        for r in np.flatnonzero(failed):
+            skipped.append(SkipRecord(f"{path}:{lines[r]}", "no_face", "OpenFace success == 0"))
+        keep &= ~failed
+
+    def column_or(name: str, default: str | None) -> list[str | None]:
+        if name in df.columns:
+            return [v.strip() or default for v in df[name]]
+        return [default] * len(df)
+
+    raw_labels = column_or("label", label)
+    labels: list[str] = []
+    for r, value in enumerate(raw_labels):
+        if not keep[r]:
+            labels.append("")
+            continue
+        if value is None:
+            skipped.append(SkipRecord(f"{path}:{lines[r]}", "unlabelled", "empty label"))
+            keep[r] = False
+            labels.append("")
+            continue
+        labels.append(_parse_label(value, label_map, f"{path}:{lines[r]}"))
+
+    if "sample_id" in df.columns:
+        ids = [v.strip() for v in df["sample_id"]]
+    elif "frame" in df.columns:
+        ids = [f"{path.stem}@{v.strip()}" for v in df["frame"]]
+    else:
+        ids = [f"{path.stem}@{r}" for r in range(len(df))]
+    seen: dict[str, int] = {}
+    for r, sid in enumerate(ids):
+        if sid in seen:
+            raise LandmarkFileError(f"{path}:{lines[r]}: duplicate sample_id {sid!r} (first on line {seen[sid]})")
+        seen[sid] = int(lines[r])
+
+    subjects = column_or("subject", subject)
+    default_seq = path.stem if schema == "openface" else None
+    sequences = column_or("sequence_id", default_seq)
+    splits = column_or("split", None) if "split" in df.columns else None
+    idx = np.flatnonzero(keep)
+    sizes = None
+    if units == "image-normalized":
+        if image_size is None:
+            raise ValueError("units='image-normalized' needs image_size=(width, height)")
+        sizes = np.tile(np.asarray(image_size, dtype=np.int32), (len(idx), 1))
+    return LandmarkSet(
+        points=points[idx], labels=[labels[i] for i in idx], subjects=[subjects[i] for i in idx],
+        sample_ids=[ids[i] for i in idx], sequence_ids=[sequences[i] for i in idx], units=units,
+        source="csv", splits=None if splits is None else [splits[i] or "all" for i in idx],
+        image_sizes=sizes, skipped=skipped,
+    )
+
+
+def _parse_label(value: str, label_map: Mapping[int, str] | None, where: str) -> str:
+    if label_map is not None and value.lstrip("-").isdigit():
+        try:
+            return canonical_label(label_map[int(value)], where=where)
+        except KeyError:
+            raise UnknownLabelError(
+                f"{where}: unknown label code {value!r}; expected one of {dict(label_map)}"
+            ) from None
+    if value.lstrip("-").isdigit():
+        raise UnknownLabelError(f"{where}: label {value!r} is a number; pass label_map to decode codes")
+    return canonical_label(value, where=where)

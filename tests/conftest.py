@@ -1,0 +1,54 @@
+"""Shared fixtures: locations of the real data and model, and small real subsets of them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("fer", deadline=None, max_examples=60,
+                          suppress_health_check=[HealthCheck.function_scoped_fixture])
+settings.load_profile("fer")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("FER_GRAPH_SHARED", REPO.parent / "shared"))
+DATA = Path(os.environ.get("FER_GRAPH_DATA") or SHARED / "data")
+CK_LANDS = DATA / "ck_lands" / "CK+"
+CK48 = DATA / "ck48"
+FER2013 = DATA / "fer2013"
+MODEL = Path(os.environ.get("FER_GRAPH_FACE_LANDMARKER") or SHARED / "models" / "face_landmarker.task")
+FIXTURES = Path(__file__).parent / "data"
+
+
+def need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"real data not available: {path} (set FER_GRAPH_DATA)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ck_lands_root() -> Path:
+    """The full real CK+ lands folder (357 labelled sequences)."""
+    return need(CK_LANDS)
+
+
+@pytest.fixture
+def ck_lands_subset(tmp_path: Path, ck_lands_root: Path) -> Path:
+    """A small real CK+ lands folder: 4 subjects with their emotion.csv rows (16 labelled sequences)."""
+    subjects = ["S005", "S010", "S011", "S122"]
+    root = tmp_path / "CK+"
+    root.mkdir()
+    lines = (ck_lands_root / "emotion.csv").read_text().splitlines()
+    keep = [lines[0]] + [ln for ln in lines[1:] if ln.split(";")[0] in subjects]
+    (root / "emotion.csv").write_text("\n".join(keep) + "\n")
+    for s in subjects:
+        shutil.copytree(ck_lands_root / s, root / s)
+    return root
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    return need(MODEL)
