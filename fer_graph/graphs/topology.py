@@ -29,7 +29,7 @@ __all__ = [
     "MEDIAPIPE468",
     "MEDIAPIPE478",
     "JAW_68", "RIGHT_BROW_68", "LEFT_BROW_68", "NOSE_68", "RIGHT_EYE_68", "LEFT_EYE_68", "MOUTH_68",
-    "MIRROR_68",
+    "MIRROR_68", "MIRROR_468", "MIRROR_478",
     "RIGHT_EYE_468", "LEFT_EYE_468", "RIGHT_IRIS_478", "LEFT_IRIS_478",
 ]
 
@@ -59,6 +59,9 @@ MIRROR_68: tuple[int, ...] = (
     54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55,   # outer lips
     64, 63, 62, 61, 60, 67, 66, 65,                   # inner lips
 )
+
+
+MIRROR_468: tuple[int, ...] = _mp.MIRROR_468
 
 
 def _points(connections: tuple[tuple[int, int], ...]) -> tuple[int, ...]:
@@ -97,6 +100,8 @@ class Topology:
         num_nodes: landmark count V.
         edges: undirected edges ``(i, j)`` with ``i < j``, sorted.
         right_eye, left_eye: landmark indices used for inter-ocular distance and eye-line alignment.
+        mirror: horizontal mirror permutation (an involution): a mirrored face is
+            ``points[mirror] * (-1, 1[, 1])``.
         description: where the edges come from.
     """
 
@@ -105,6 +110,7 @@ class Topology:
     edges: tuple[tuple[int, int], ...]
     right_eye: tuple[int, ...]
     left_eye: tuple[int, ...]
+    mirror: tuple[int, ...]
     description: str = field(default="", compare=False)
 
     @property
@@ -134,16 +140,22 @@ class Topology:
         return f"Topology({self.name!r}, nodes={self.num_nodes}, edges={self.num_edges})"
 
 
+#: Mirror permutation of the 478 Face Landmarker points: the mesh part from MIRROR_468, irises swapped
+#: (centre 468 <-> 473; ring points 469-472 and 474-477 are ordered image-right, top, image-left, bottom,
+#: so image-right of one iris maps to image-left of the other).
+MIRROR_478: tuple[int, ...] = (*_mp.MIRROR_468, 473, 476, 475, 474, 477, 468, 471, 470, 469, 472)
+
 IBUG68 = Topology(
-    "ibug68", 68, _ibug68.DELAUNAY_EDGES_68, RIGHT_EYE_68, LEFT_EYE_68,
+    "ibug68", 68, _ibug68.DELAUNAY_EDGES_68, RIGHT_EYE_68, LEFT_EYE_68, MIRROR_68,
     "Delaunay triangulation of the symmetrized CK+ mean neutral shape (fer_graph/graphs/_ibug68.py)",
 )
 MEDIAPIPE468 = Topology(
-    "mediapipe468", 468, _mp.TESSELATION_EDGES, RIGHT_EYE_468, LEFT_EYE_468,
+    "mediapipe468", 468, _mp.TESSELATION_EDGES, RIGHT_EYE_468, LEFT_EYE_468, _mp.MIRROR_468,
     "unique undirected edges of MediaPipe FACE_LANDMARKS_TESSELATION on the 468 mesh points",
 )
 MEDIAPIPE478 = Topology(
     "mediapipe478", 478, tuple(sorted(_mp.TESSELATION_EDGES + _iris_edges())), RIGHT_EYE_468, LEFT_EYE_468,
+    MIRROR_478,
     "tessellation plus iris rings, spokes and iris-centre-to-eye-contour edges",
 )
 

@@ -81,3 +81,21 @@ def test_lookup_errors():
         T.get_topology("x")
     with pytest.raises(ValueError, match="no face topology for 5 landmarks"):
         T.topology_for_points(5)
+
+
+@pytest.mark.parametrize("topo", TOPOLOGIES, ids=lambda t: t.name)
+def test_mirror_is_an_involution_swapping_eyes(topo):
+    m = np.asarray(topo.mirror)
+    assert sorted(m) == list(range(topo.num_nodes))
+    assert (m[m] == np.arange(topo.num_nodes)).all()
+    assert {int(m[i]) for i in topo.right_eye} == set(topo.left_eye)
+
+
+def test_mirror_468_derives_from_the_canonical_face(model_path):
+    from fer_graph.graphs._canonical_face import mirror_permutation, read_canonical_face
+
+    face = read_canonical_face(model_path)
+    assert face.shape == (468, 3)
+    assert mirror_permutation(face).tolist() == list(T.MIRROR_468)
+    mirrored = face[list(T.MIRROR_468)] * [-1, 1, 1]
+    np.testing.assert_allclose(mirrored, face, atol=1e-5)
