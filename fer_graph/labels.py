@@ -19,6 +19,10 @@ __all__ = [
     "LABEL_SYNONYMS",
     "canonical_label",
     "sort_labels",
+    "VALENCE3",
+    "BASIC6",
+    "LABEL_SCHEMES",
+    "apply_label_scheme",
 ]
 
 #: The eight expression classes fer-graph knows (six basic emotions of Ekman, plus neutral and contempt),
@@ -89,3 +93,55 @@ def sort_labels(labels: Iterable[str]) -> list[str]:
     if unknown:
         raise UnknownLabelError(f"not canonical labels: {sorted(unknown)}; expected {list(CANONICAL_LABELS)}")
     return [name for name in CANONICAL_LABELS if name in present]
+
+
+#: Valence grouping for ``--labels valence3``: happiness is positive; anger, contempt, disgust, fear and
+#: sadness are negative; neutral is neutral. Surprise can be pleasant or unpleasant (its valence is
+#: ambiguous without context), so it is grouped with neutral.
+VALENCE3: Mapping[str, str] = MappingProxyType({
+    "happiness": "positive",
+    "anger": "negative", "contempt": "negative", "disgust": "negative", "fear": "negative", "sadness": "negative",
+    "neutral": "neutral", "surprise": "neutral",
+})
+#: The six basic emotions (Ekman): ``--labels basic6`` drops neutral and contempt samples.
+BASIC6: tuple[str, ...] = ("anger", "disgust", "fear", "happiness", "sadness", "surprise")
+LABEL_SCHEMES: tuple[str, ...] = ("native", "basic6", "valence3")
+
+
+def apply_label_scheme(classes: list[str], y, scheme: str = "native", exclude: Iterable[str] = ()):
+    """Relabel class indices ``y`` under a label scheme, dropping excluded classes.
+
+    Args:
+        classes: the dataset's canonical class names (index order of ``y``).
+        y: ``(N,)`` int class indices.
+        scheme: ``"native"`` (keep), ``"basic6"`` (drop neutral/contempt) or ``"valence3"``
+            (positive/negative/neutral, see :data:`VALENCE3`).
+        exclude: canonical class names whose samples are dropped (before mapping), e.g. ``["disgust"]``.
+
+    Returns:
+        ``(new_classes, new_y, keep)``: names, ``(M,)`` int64 indices, ``(N,)`` bool mask of kept samples.
+
+    Raises:
+        ValueError: unknown scheme, or an excluded name that is not a class of the dataset.
+    """
+    import numpy as np
+
+    y = np.asarray(y)
+    if scheme not in LABEL_SCHEMES:
+        raise ValueError(f"labels={scheme!r}; expected one of {list(LABEL_SCHEMES)}")
+    exclude = [canonical_label(e) for e in exclude]
+    missing = [e for e in exclude if e not in classes]
+    if missing:
+        raise ValueError(f"exclude={missing}: not classes of this dataset {classes}")
+    drop = set(exclude) | ({"neutral", "contempt"} if scheme == "basic6" else set())
+    keep = np.array([classes[i] not in drop for i in y], dtype=bool)
+    names = [c for c in classes if c not in drop]
+    if scheme == "valence3":
+        mapped = [VALENCE3[c] for c in names]
+        new_classes = [v for v in ("negative", "neutral", "positive") if v in mapped]
+        lookup = {c: new_classes.index(VALENCE3[c]) for c in names}
+    else:
+        new_classes = names
+        lookup = {c: names.index(c) for c in names}
+    new_y = np.array([lookup[classes[i]] for i in y[keep]], dtype=np.int64)
+    return new_classes, new_y, keep

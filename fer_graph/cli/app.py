@@ -95,3 +95,91 @@ def _print_summary(s: dict) -> None:
     if s["images_per_s"]:
         facts.append(f"{s['images_per_s']:.1f} images/s")
     console.print("   ".join(facts))
+
+
+class Balance(str, Enum):
+    none = "none"
+    weighted = "weighted"
+    oversample = "oversample"
+
+
+class LabelScheme(str, Enum):
+    native = "native"
+    basic6 = "basic6"
+    valence3 = "valence3"
+
+
+def _arch_help() -> str:
+    from ..models import list_models
+
+    return "model: " + ", ".join(list_models())
+
+
+def _load_processed(path: Path):
+    from ..graphs.load import load_processed
+
+    return load_processed(path)
+
+
+@app.command("train")
+def train_cmd(
+    data: Annotated[Path, typer.Option("--data", "-d", help="processed dataset: a build-graphs OUT folder or its processed/<...> folder")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="run directory")],
+    arch: Annotated[str, typer.Option("--arch", "-a", help=_arch_help())] = "gat",
+    folds: Annotated[int, typer.Option("--folds", "-k", min=2, help="subject-independent folds (CK+ protocols)")] = 10,
+    epochs: Annotated[int, typer.Option("--epochs", min=1)] = 150,
+    balance: Annotated[Balance, typer.Option("--balance")] = Balance.none,
+    labels: Annotated[LabelScheme, typer.Option("--labels")] = LabelScheme.native,
+    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="drop a class (repeatable)")] = None,
+    features: Annotated[Optional[str], typer.Option("--features", help="e.g. apex, disp, apex+disp, apex+blendshapes")] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+    hidden: Annotated[int, typer.Option("--hidden", min=4)] = 64,
+    layers: Annotated[int, typer.Option("--layers", min=1)] = 3,
+    readout: Annotated[Optional[str], typer.Option("--readout", help="mean+max, attention, flatten, mean+max+flatten")] = None,
+    augment: Annotated[bool, typer.Option("--augment/--no-augment")] = True,
+) -> None:
+    """Train and evaluate a model under the dataset's protocol; writes RUN/metrics.json and friends."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..models import list_models
+    from ..training import TrainConfig, train
+
+    if arch not in list_models():
+        _fail(ValueError(f"--arch {arch!r}; expected one of {list_models()}"))
+    try:
+        ds = _load_processed(data)
+        cfg = TrainConfig(arch=arch, folds=folds, epochs=epochs, balance=balance.value, labels=labels.value,
+                          exclude=tuple(exclude or ()), features=features, seed=seed, batch_size=batch_size,
+                          hidden=hidden, layers=layers, augment=augment,
+                          **({"readout": readout} if readout else {}))
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+                      TimeElapsedColumn(), console=console, transient=True) as progress:
+            task = progress.add_task(arch, total=None, info="")
+
+            def on_fold(k: int, n: int) -> None:
+                progress.update(task, description=f"{arch} fold {k + 1}/{n}", completed=0, total=epochs)
+
+            def on_epoch(k: int, log) -> None:
+                progress.update(task, completed=log.epoch,
+                                info=f"epoch {log.epoch} loss {log.train_loss:.3f} val acc {log.val_accuracy:.3f}")
+
+            metrics = train(ds, cfg, out, on_fold=on_fold, on_epoch=on_epoch)
+    except (FerGraphError, ValueError, FileNotFoundError) as exc:
+        _fail(exc)
+    _print_metrics(metrics)
+    console.print(f"run: {out}")
+
+
+def _print_metrics(m: dict) -> None:
+    table = Table(title=f"{m['arch']} on {m['dataset']} — {m['protocol']} ({m['folds']} fold(s)), features {m['features']}")
+    for col in ("accuracy", "macro-F1", "n"):
+        table.add_column(col, justify="right")
+    table.add_row(f"{m['accuracy_mean']:.4f} ± {m['accuracy_std']:.4f}",
+                  f"{m['macro_f1_mean']:.4f} ± {m['macro_f1_std']:.4f}", str(m["n_samples"]))
+    console.print(table)
+    recall = m["pooled"]["per_class_recall"]
+    console.print("per-class recall: " + ", ".join(f"{c} {r:.2f}" for c, r in recall.items() if r is not None))
+    if m.get("accuracy_all") is not None:
+        console.print(f"detected faces: {m['accuracy_detected']:.4f}   all images (undetected = error): "
+                      f"{m['accuracy_all']:.4f}   detection rate {m['detection_rate']:.4f}")

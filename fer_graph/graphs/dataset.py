@@ -116,7 +116,7 @@ class FaceGraphDataset(InMemoryDataset):
                 stale = True
             force_reload = force_reload or stale
         super().__init__(str(out), transform=transform, force_reload=force_reload, log=log)
-        self.meta: dict[str, Any] = read_json(meta_path)
+        self.meta: dict[str, Any] = read_json(self.processed_paths[1])
         self.load(self.processed_paths[0])
         self.topology: Topology = get_topology(self.meta["topology"])
         self._edge_index = self.topology.edge_index

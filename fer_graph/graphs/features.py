@@ -1,0 +1,100 @@
+"""Feature sets: which node features and graph-level attributes a model sees.
+
+A feature spec is a ``+``-joined string of tokens:
+
+- node tokens: ``apex`` (normalized coordinates of the sample frame; ``coords`` is a synonym),
+  ``disp`` (displacement from the neutral onset frame, ``pos - onset``; CK+ lands only);
+- graph tokens: ``blendshapes`` (52 MediaPipe scores), ``pose`` (pitch, yaw, roll in degrees / 90).
+
+Examples: ``"apex+disp"`` (CK+ lands default), ``"apex+blendshapes"`` (MediaPipe default), ``"disp"``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .dataset import FaceGraphDataset
+
+__all__ = ["FeatureSpec", "NODE_TOKENS", "GRAPH_TOKENS", "default_features"]
+
+NODE_TOKENS = ("apex", "disp")
+GRAPH_TOKENS = ("blendshapes", "pose")
+_SYNONYMS = {"coords": "apex", "xy": "apex", "displacement": "disp", "blendshape": "blendshapes", "headpose": "pose"}
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Parsed feature spec (see module docstring).
+
+    Attributes:
+        node: node tokens in canonical order.
+        graph: graph-level tokens in canonical order.
+    """
+
+    node: tuple[str, ...]
+    graph: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, spec: str) -> FeatureSpec:
+        """Parse ``"apex+disp+blendshapes"``.
+
+        Raises:
+            ValueError: unknown token (valid ones listed) or no node token.
+        """
+        tokens = [_SYNONYMS.get(t.strip().lower(), t.strip().lower()) for t in spec.split("+") if t.strip()]
+        unknown = [t for t in tokens if t not in NODE_TOKENS + GRAPH_TOKENS]
+        if unknown:
+            raise ValueError(f"features={spec!r}: unknown {unknown}; expected '+'-joined tokens from "
+                             f"{list(NODE_TOKENS + GRAPH_TOKENS)}")
+        node = tuple(t for t in NODE_TOKENS if t in tokens)
+        if not node:
+            raise ValueError(f"features={spec!r}: needs at least one node token from {list(NODE_TOKENS)}")
+        return cls(node, tuple(t for t in GRAPH_TOKENS if t in tokens))
+
+    def __str__(self) -> str:
+        return "+".join(self.node + self.graph)
+
+    def check(self, ds: FaceGraphDataset) -> None:
+        """Raise ``ValueError`` if ``ds`` lacks what the spec needs (names the missing attribute)."""
+        need = {"disp": "onset", "blendshapes": "blendshapes", "pose": "head_pose"}
+        attrs = set(ds.meta["attributes"])
+        for token in self.node + self.graph:
+            if token in need and need[token] not in attrs:
+                raise ValueError(f"features {str(self)!r}: the dataset has no {need[token]!r} "
+                                 f"(source {ds.meta['source']}); available: {sorted(attrs)}")
+
+    def node_dims(self, ds: FaceGraphDataset) -> int:
+        return len(self.node) * int(ds.meta["node_dims"])
+
+    def graph_dims(self) -> int:
+        return sum({"blendshapes": 52, "pose": 3}[t] for t in self.graph)
+
+    def node_features(self, ds: FaceGraphDataset) -> Tensor:
+        """``(G, V, F)`` float32 node features of every graph of ``ds`` (F = tokens x coordinate dims)."""
+        self.check(ds)
+        pos = ds.tensor("pos")
+        parts = [pos if t == "apex" else pos - ds.tensor("onset") for t in self.node]
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+
+    def graph_features(self, ds: FaceGraphDataset) -> Tensor | None:
+        """``(G, A)`` float32 graph-level attributes, or ``None`` when the spec has none."""
+        self.check(ds)
+        if not self.graph:
+            return None
+        parts = [ds.tensor("blendshapes") if t == "blendshapes" else ds.tensor("head_pose") / 90.0
+                 for t in self.graph]
+        return torch.cat(parts, dim=-1)
+
+
+def default_features(ds: FaceGraphDataset) -> FeatureSpec:
+    """``apex+disp`` when the dataset has onset frames, ``apex+blendshapes`` when it has blendshapes,
+    else ``apex``."""
+    attrs = set(ds.meta["attributes"])
+    if "onset" in attrs:
+        return FeatureSpec(("apex", "disp"))
+    if "blendshapes" in attrs:
+        return FeatureSpec(("apex",), ("blendshapes",))
+    return FeatureSpec(("apex",))

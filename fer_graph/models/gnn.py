@@ -1,0 +1,168 @@
+"""Graph classifiers for face graphs: GCN and GAT stacks from PyG convolutions."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.nn import GATConv, GATv2Conv, GCNConv, global_max_pool, global_mean_pool
+from torch_geometric.nn.aggr import AttentionalAggregation
+
+from .registry import register_model
+
+__all__ = ["GraphClassifier", "gcn", "gat"]
+
+_NORMS = ("none", "layer", "batch")
+_READOUTS = ("mean+max", "mean", "attention", "mean+max+attention", "flatten", "mean+max+flatten")
+
+
+class GraphClassifier(nn.Module):
+    """Message-passing classifier: embedding -> L conv blocks -> graph readout -> MLP head.
+
+    Each block is ``conv -> norm -> ELU -> dropout`` with a residual connection. Inputs are standardized
+    with per-channel statistics of the training data (buffers ``x_mean``/``x_std``, ``g_mean``/``g_std``
+    set by :meth:`set_standardization`), so a checkpoint carries its own preprocessing.
+
+    Args:
+        in_channels: node feature size F.
+        num_classes: C.
+        conv: ``"gcn"`` (``GCNConv``), ``"gat"`` (``GATConv``) or ``"gatv2"`` (``GATv2Conv``).
+        hidden_channels: width H of every block (GAT: ``heads`` x ``H // heads`` concatenated).
+        num_layers: number of conv blocks.
+        heads: attention heads (GAT only).
+        dropout: dropout after each block and in the head; attention dropout for GAT.
+        residual: add each block's input to its output.
+        norm: ``"layer"``, ``"batch"`` or ``"none"``.
+        readout: ``"mean+max"``, ``"mean"``, ``"attention"`` (PyG ``AttentionalAggregation``),
+            ``"flatten"`` (landmark-indexed: node states scattered into V slots by ``node_id`` and
+            projected by a linear layer; missing nodes stay zero, so it works on subgraphs), or a
+            ``+``-joined combination such as ``"mean+max+flatten"``.
+        graph_channels: size A of graph-level attributes (blendshapes, head pose) concatenated to the
+            readout before the head; 0 for none.
+        num_nodes: V; with ``node_embedding > 0`` every landmark gets a learned identity vector of that
+            size added to its input (landmark graphs have fixed node identities that plain message passing
+            cannot see; FINDINGS: +0.13 accuracy apex-only on CK+ lands).
+        node_embedding: size of that identity embedding (0 = off).
+
+    Shapes:
+        forward(x ``(N, F)``, edge_index ``(2, E)``, batch ``(N,)``, node_id ``(N,)`` optional,
+        graph_attr ``(B, A)`` optional) -> logits ``(B, C)``.
+
+    Raises:
+        ValueError: unknown ``conv``/``norm``/``readout``, or ``node_embedding`` without ``num_nodes``.
+    """
+
+    def __init__(self, in_channels: int, num_classes: int, *, conv: str = "gat", hidden_channels: int = 64,
+                 num_layers: int = 3, heads: int = 4, dropout: float = 0.3, residual: bool = True,
+                 norm: str = "layer", readout: str = "mean+max", graph_channels: int = 0,
+                 num_nodes: int | None = None, node_embedding: int = 0) -> None:
+        super().__init__()
+        if conv not in ("gcn", "gat", "gatv2"):
+            raise ValueError(f"GraphClassifier: conv={conv!r}; expected 'gcn', 'gat' or 'gatv2'")
+        if norm not in _NORMS:
+            raise ValueError(f"GraphClassifier: norm={norm!r}; expected one of {_NORMS}")
+        if readout not in _READOUTS:
+            raise ValueError(f"GraphClassifier: readout={readout!r}; expected one of {_READOUTS}")
+        if (node_embedding or "flatten" in readout) and not num_nodes:
+            raise ValueError("GraphClassifier: node_embedding and the flatten readout need num_nodes")
+        if conv != "gcn" and hidden_channels % heads:
+            raise ValueError(f"GraphClassifier: hidden_channels={hidden_channels} not divisible by heads={heads}")
+        self.in_channels, self.num_classes, self.conv_type = in_channels, num_classes, conv
+        self.hidden_channels, self.num_layers, self.heads = hidden_channels, num_layers, heads
+        self.dropout, self.residual, self.norm_type, self.readout = dropout, residual, norm, readout
+        self.graph_channels, self.num_nodes, self.node_embedding_dim = graph_channels, num_nodes, node_embedding
+
+        self.register_buffer("x_mean", torch.zeros(in_channels))
+        self.register_buffer("x_std", torch.ones(in_channels))
+        self.register_buffer("g_mean", torch.zeros(graph_channels))
+        self.register_buffer("g_std", torch.ones(graph_channels))
+        self.node_embedding = nn.Embedding(num_nodes, node_embedding) if node_embedding else None
+        self.input = nn.Linear(in_channels + node_embedding, hidden_channels)
+        self.convs = nn.ModuleList()
+        self.norms = nn.ModuleList()
+        for _ in range(num_layers):
+            if conv == "gcn":
+                layer = GCNConv(hidden_channels, hidden_channels, cached=False)
+            else:
+                cls = GATConv if conv == "gat" else GATv2Conv
+                layer = cls(hidden_channels, hidden_channels // heads, heads=heads, dropout=dropout)
+            self.convs.append(layer)
+            self.norms.append(nn.LayerNorm(hidden_channels) if norm == "layer"
+                              else nn.BatchNorm1d(hidden_channels) if norm == "batch" else nn.Identity())
+        self.attention = (AttentionalAggregation(nn.Linear(hidden_channels, 1))
+                          if "attention" in readout else None)
+        self.flatten = (nn.Sequential(nn.Dropout(dropout), nn.Linear(num_nodes * hidden_channels, hidden_channels))
+                        if "flatten" in readout else None)
+        pooled = hidden_channels * len(readout.split("+"))
+        self.head = nn.Sequential(
+            nn.Linear(pooled + graph_channels, hidden_channels), nn.ELU(), nn.Dropout(dropout),
+            nn.Linear(hidden_channels, num_classes),
+        )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for module in self.modules():
+            if module is not self and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+
+    @torch.no_grad()
+    def set_standardization(self, x: Tensor, graph_attr: Tensor | None = None) -> None:
+        """Store per-channel mean and std of training features ``x`` ``(..., F)`` (and ``graph_attr``)."""
+        flat = x.reshape(-1, x.shape[-1]).double()
+        self.x_mean.copy_(flat.mean(0).float())
+        self.x_std.copy_(flat.std(0).clamp_min(1e-6).float())
+        if graph_attr is not None and self.graph_channels:
+            g = graph_attr.double()
+            self.g_mean.copy_(g.mean(0).float())
+            self.g_std.copy_(g.std(0).clamp_min(1e-6).float())
+
+    def forward(self, x: Tensor, edge_index: Tensor, batch: Tensor, node_id: Tensor | None = None,
+                graph_attr: Tensor | None = None, num_graphs: int | None = None) -> Tensor:
+        h = (x - self.x_mean) / self.x_std
+        if self.node_embedding is not None:
+            if node_id is None:
+                raise ValueError("GraphClassifier: node_embedding is on, so forward needs node_id")
+            h = torch.cat([h, self.node_embedding(node_id)], dim=-1)
+        h = self.input(h)
+        for conv, norm in zip(self.convs, self.norms):
+            out = F.dropout(F.elu(norm(conv(h, edge_index))), p=self.dropout, training=self.training)
+            h = h + out if self.residual else out
+        size = num_graphs if num_graphs is not None else int(batch.max()) + 1
+        pooled = []
+        for kind in self.readout.split("+"):
+            if kind == "mean":
+                pooled.append(global_mean_pool(h, batch, size))
+            elif kind == "max":
+                pooled.append(global_max_pool(h, batch, size))
+            elif kind == "flatten":
+                if node_id is None:
+                    raise ValueError("GraphClassifier: the flatten readout needs node_id")
+                slots = h.new_zeros(size, self.num_nodes, h.shape[-1])
+                slots[batch, node_id] = h
+                pooled.append(self.flatten(slots.reshape(size, -1)))
+            else:
+                pooled.append(self.attention(h, batch, dim_size=size))
+        z = torch.cat(pooled, dim=-1)
+        if self.graph_channels:
+            if graph_attr is None:
+                raise ValueError(f"GraphClassifier: built with graph_channels={self.graph_channels}, "
+                                 "forward needs graph_attr")
+            z = torch.cat([z, (graph_attr - self.g_mean) / self.g_std], dim=-1)
+        return self.head(z)
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}({self.conv_type}, in={self.in_channels}, hidden={self.hidden_channels}, "
+                f"layers={self.num_layers}, classes={self.num_classes})")
+
+
+@register_model("gcn", kind="gnn", description="GCN (PyG GCNConv) stack, residual, mean+max readout")
+def gcn(in_channels: int, num_classes: int, **kwargs) -> GraphClassifier:
+    """GCN classifier: :class:`GraphClassifier` with ``conv="gcn"``."""
+    kwargs.pop("heads", None)
+    return GraphClassifier(in_channels, num_classes, conv="gcn", **kwargs)
+
+
+@register_model("gat", kind="gnn", description="GAT (PyG GATConv) stack, residual, mean+max readout")
+def gat(in_channels: int, num_classes: int, *, v2: bool = False, **kwargs) -> GraphClassifier:
+    """GAT classifier: :class:`GraphClassifier` with ``conv="gat"`` (``GATv2Conv`` with ``v2=True``)."""
+    return GraphClassifier(in_channels, num_classes, conv="gatv2" if v2 else "gat", **kwargs)

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fer_graph.graphs.augment import mirror
+from fer_graph.graphs.batching import FixedTopologyBatcher
+from fer_graph.graphs.topology import IBUG68, LEFT_EYE_68, RIGHT_EYE_68
+from fer_graph.models import GraphClassifier, get_model, list_models
+
+
+def test_registry_lists_every_arch():
+    names = list_models()
+    for arch in ("gcn", "gat", "mlp", "logreg", "svm", "pca-svm", "blendshape-svm", "blendshape-gb"):
+        assert arch in names
+    assert list_models("gnn") == ["gcn", "gat"]
+    with pytest.raises(ValueError, match="unknown model 'nope'"):
+        get_model("nope")
+
+
+@pytest.mark.parametrize("arch", ["gcn", "gat"])
+@pytest.mark.parametrize("readout", ["mean+max", "attention", "mean+max+flatten"])
+def test_forward_shapes_and_batch_independence(arch, readout):
+    torch.manual_seed(0)
+    model = get_model(arch, in_channels=4, num_classes=6, hidden_channels=16, num_layers=2, heads=4,
+                      node_embedding=8, num_nodes=68, readout=readout, graph_channels=3).eval()
+    b = FixedTopologyBatcher(IBUG68.edge_index, 68)
+    x = torch.randn(5, 68, 4)
+    ga = torch.randn(5, 3)
+    out = model(*b(x), graph_attr=ga, num_graphs=5)
+    assert out.shape == (5, 6)
+    one = model(*b(x[2:3]), graph_attr=ga[2:3], num_graphs=1)  # a graph's logits do not depend on its batch
+    torch.testing.assert_close(one[0], out[2], atol=1e-5, rtol=1e-5)
+
+
+def test_errors_name_the_class():
+    with pytest.raises(ValueError, match="GraphClassifier: conv='x'"):
+        GraphClassifier(2, 3, conv="x")
+    with pytest.raises(ValueError, match="num_nodes"):
+        GraphClassifier(2, 3, node_embedding=4)
+
+
+def test_mirror_augmentation_is_an_involution_and_swaps_eyes():
+    x = torch.randn(3, 68, 4)
+    perm = torch.tensor(IBUG68.mirror)
+    m = mirror(x, perm, dims=2)
+    torch.testing.assert_close(mirror(m, perm, dims=2), x)
+    torch.testing.assert_close(m[:, list(LEFT_EYE_68), 1], x[:, [IBUG68.mirror[i] for i in LEFT_EYE_68], 1])
+    assert {IBUG68.mirror[i] for i in LEFT_EYE_68} == set(RIGHT_EYE_68)
+    torch.testing.assert_close(m[..., 0], -x[:, perm, 0])
+    torch.testing.assert_close(m[..., 2], -x[:, perm, 2])  # second token block (displacement) mirrored too

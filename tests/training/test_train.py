@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from fer_graph.graphs import CKLandsGraphs
+from fer_graph.graphs.features import FeatureSpec
+from fer_graph.training import TrainConfig, load_checkpoint, predict_proba, train
+from fer_graph.training.checkpoint import CheckpointMismatchError, check_compatible
+
+
+@pytest.fixture
+def ck_small(tmp_path, ck_lands_subset):
+    return CKLandsGraphs(tmp_path / "ck", ck_lands_subset, apex_frames=2)
+
+
+def test_gat_trains_loss_falls_and_checkpoint_reloads(tmp_path, ck_small):
+    cfg = TrainConfig(arch="gat", epochs=15, patience=100, folds=2, hidden=16, layers=2, batch_size=8,
+                      augment=False, dropout=0.0, label_smoothing=0.0, lr=5e-3)
+    losses = []
+    metrics = train(ck_small, cfg, tmp_path / "run", on_epoch=lambda k, log: losses.append((k, log.train_loss)))
+    first = [l for k, l in losses if k == 0]
+    assert first[-1] < 0.8 * first[0], first  # the loss falls...
+    assert first[-1] < np.log(len(ck_small.classes)) - 0.3, first  # ...well below chance-level cross-entropy
+    for key in ("arch", "dataset", "protocol", "folds", "accuracy_mean", "accuracy_std", "macro_f1_mean",
+                "macro_f1_std", "per_fold"):
+        assert key in metrics
+    assert metrics["folds"] == 2 and sum(f["n"] for f in metrics["per_fold"]) == len(ck_small)
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["accuracy_mean"] == metrics["accuracy_mean"]
+    model, meta = load_checkpoint(tmp_path / "run" / "checkpoints" / "fold_00.pt")
+    assert meta["topology"] == "ibug68" and meta["features"] == "apex+disp"
+    raw = torch.load(tmp_path / "run" / "checkpoints" / "fold_00.pt", weights_only=True)  # safe loading
+    assert "state_dict" in raw
+    x = FeatureSpec.parse("apex+disp").node_features(ck_small)
+    p1 = predict_proba(model, x, None, ck_small.topology)
+    p2 = predict_proba(load_checkpoint(tmp_path / "run" / "checkpoints" / "fold_00.pt")[0], x, None, ck_small.topology)
+    torch.testing.assert_close(p1, p2)
+    torch.testing.assert_close(p1.sum(1), torch.ones(len(x)))
+    preds = (tmp_path / "run" / "predictions.csv").read_text().splitlines()
+    assert len(preds) == len(ck_small) + 1
+
+
+def test_same_seed_same_metrics(tmp_path, ck_small):
+    cfg = TrainConfig(arch="gcn", epochs=3, folds=2, hidden=16, layers=2, batch_size=8)
+    a = train(ck_small, cfg, tmp_path / "a")
+    b = train(ck_small, cfg, tmp_path / "b")
+    assert a["per_fold"] == b["per_fold"]
+    ra = (tmp_path / "a" / "predictions.csv").read_text()
+    assert ra == (tmp_path / "b" / "predictions.csv").read_text()
+
+
+def test_baseline_on_same_folds(tmp_path, ck_small):
+    m = train(ck_small, TrainConfig(arch="logreg", folds=2), tmp_path / "lr")
+    g = train(ck_small, TrainConfig(arch="gcn", epochs=1, folds=2, hidden=8, layers=1), tmp_path / "g")
+    assert [f["n"] for f in m["per_fold"]] == [f["n"] for f in g["per_fold"]]
+    with pytest.raises(ValueError, match="needs 'blendshapes'"):
+        train(ck_small, TrainConfig(arch="blendshape-gb", folds=2), tmp_path / "bs")
+
+
+def test_checkpoint_from_another_topology_is_refused():
+    meta = {"topology": "mediapipe468", "features": "apex+blendshapes", "node_dims": 2}
+    with pytest.raises(CheckpointMismatchError, match="topology='mediapipe468'.*topology='ibug68'"):
+        check_compatible(meta, topology="ibug68", features="apex+blendshapes", node_dims=2)
+    with pytest.raises(FileNotFoundError, match="checkpoint not found"):
+        load_checkpoint("/nonexistent/fold_00.pt")
