@@ -52,3 +52,30 @@ def ck_lands_subset(tmp_path: Path, ck_lands_root: Path) -> Path:
 @pytest.fixture(scope="session")
 def model_path() -> Path:
     return need(MODEL)
+
+
+@pytest.fixture(scope="session")
+def ck48_subset(tmp_path_factory) -> Path:
+    """A small real CK+48 tree: 3 labels x 6 images (2 frames of 3 subjects each)."""
+    src = need(CK48)
+    root = tmp_path_factory.mktemp("ck48") / "ck48"
+    for label in ("happy", "surprise", "sadness"):
+        files = sorted((src / label).glob("*.png"))
+        chosen, subjects = [], []
+        for f in files:
+            s = f.name.split("_")[0]
+            if s not in subjects and len(subjects) < 3:
+                subjects.append(s)
+            if s in subjects and sum(c.name.startswith(s) for c in chosen) < 2:
+                chosen.append(f)
+        (root / label).mkdir(parents=True)
+        for f in chosen:
+            shutil.copy(f, root / label / f.name)
+    return root
+
+
+@pytest.fixture(scope="session")
+def ck48_graphs(tmp_path_factory, ck48_subset, model_path):
+    from fer_graph.graphs.image_dataset import ImageFolderGraphs
+
+    return ImageFolderGraphs(tmp_path_factory.mktemp("ck48_out"), ck48_subset, model=model_path, workers=0)

@@ -183,3 +183,57 @@ def _print_metrics(m: dict) -> None:
     if m.get("accuracy_all") is not None:
         console.print(f"detected faces: {m['accuracy_detected']:.4f}   all images (undetected = error): "
                       f"{m['accuracy_all']:.4f}   detection rate {m['detection_rate']:.4f}")
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    run: Annotated[Path, typer.Argument(help="run directory of fer-graph train (gcn/gat)")],
+    data: Annotated[Path, typer.Option("--data", "-d", help="processed dataset of the same topology and features")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="folder for metrics.json, predictions.csv, confusion")] = None,
+) -> None:
+    """Apply a trained run to another processed dataset (cross-dataset), mapping labels by canonical name."""
+    from ..evaluation.cross import evaluate_run
+
+    try:
+        metrics = evaluate_run(run, _load_processed(data), out or run / "evaluate")
+    except (FerGraphError, ValueError, FileNotFoundError) as exc:
+        _fail(exc)
+    console.print(f"accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  n {metrics['n']}"
+                  f"  (on classes the run knows)")
+    if metrics["absent_from_training"]:
+        console.print(f"classes absent from training, not scored: {metrics['absent_from_training']} "
+                      f"({metrics['n_unscorable']} samples)")
+
+
+@app.command("predict")
+def predict_cmd(
+    inputs: Annotated[Path, typer.Argument(exists=True, help="an image, a folder of images, or a landmark CSV")],
+    run: Annotated[Path, typer.Option("--run", "-r", help="run directory of fer-graph train (gcn/gat)")],
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="PNG drawing the mesh and prediction (first image)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    model: Annotated[Optional[Path], typer.Option("--model", help="Face Landmarker .task file")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="CSV of predictions (folders, CSVs)")] = None,
+) -> None:
+    """Image(s) -> Face Landmarker -> graph -> class probabilities."""
+    import json
+
+    from ..evaluation.predict_io import predict_path
+
+    try:
+        result = predict_path(inputs, run, model=model, plot=plot, out=out)
+    except (FerGraphError, ValueError, FileNotFoundError) as exc:
+        _fail(exc)
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"{len(result['predictions'])} prediction(s)")
+    table.add_column("input")
+    table.add_column("prediction")
+    table.add_column("probability", justify="right")
+    for row in result["predictions"][:50]:
+        table.add_row(Path(row["input"]).name, row["label"], f"{row['probabilities'][row['label']]:.3f}")
+    console.print(table)
+    for s in result["skipped"]:
+        console.print(f"skipped {s['path']}: {s['reason']}")
+    if result.get("csv"):
+        console.print(f"predictions: {result['csv']}")

@@ -148,6 +148,7 @@ class FaceGraphDataset(InMemoryDataset):
         start = time.perf_counter()
         lms = self.read_landmarks()
         data, slices, meta = _to_storage(lms, self.options)
+        meta.update(getattr(self, "_extra_meta", {}))
         meta["fingerprint"] = self.raw_fingerprint()
         meta["build_seconds"] = round(time.perf_counter() - start, 3)
         with atomic_path(self.processed_paths[0]) as tmp:

@@ -1,0 +1,90 @@
+"""Graphs from image folders through the MediaPipe Face Landmarker (FER-2013, CK+48, any labelled folder)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ..exceptions import DatasetLayoutError
+from ..landmarks._types import LandmarkSet
+from ..landmarks.mediapipe_source import (
+    DetectionOptions,
+    _sha256,
+    extract_image_folder,
+    resolve_model_path,
+    scan_image_folder,
+)
+from .dataset import FaceGraphDataset
+
+__all__ = ["ImageFolderGraphs"]
+
+
+class ImageFolderGraphs(FaceGraphDataset):
+    """Face Mesh graphs (468 nodes, or 478 with iris) of the faces the Face Landmarker finds in a folder.
+
+    Args:
+        root: output folder (``OUT``); the extraction cache lives in ``OUT/landmarks`` so an interrupted
+            build resumes without redoing finished images.
+        raw_root: ``<root>/<split>/<label>/*`` or ``<root>/<label>/*`` image tree
+            (see :func:`fer_graph.landmarks.mediapipe_source.scan_image_folder`).
+        model: Face Landmarker ``.task`` file (resolution order in ``resolve_model_path``).
+        workers: extraction processes (default: all cores).
+        detection: preprocessing and confidence cascade; the default (gray 50% border, tiers 0.5 -> 0.1 ->
+            0.01) is the best measured on FER-2013 (``README.md``, Landmark extraction).
+        align, include_z, include_iris: node-feature options.
+        on_progress: ``(done, total)`` callback during extraction.
+
+    Items carry ``blendshapes`` (1, 52), ``transform`` (1, 4, 4), ``head_pose`` (1, 3) and ``tier`` (1,).
+    ``meta["attempted_per_split"]`` counts every image tried, so detection rates are detected/attempted.
+    """
+
+    source = "mediapipe"
+
+    def __init__(self, root: str | os.PathLike, raw_root: str | os.PathLike, *, model: str | os.PathLike | None = None,
+                 workers: int | None = None, detection: DetectionOptions | None = None, align: bool = True,
+                 include_z: bool = False, include_iris: bool = False, transform: Callable | None = None,
+                 force_reload: bool = False, on_progress: Callable[[int, int], None] | None = None) -> None:
+        self._raw_root = Path(raw_root)
+        if not self._raw_root.is_dir():
+            raise DatasetLayoutError(f"{self._raw_root}: image folder not found")
+        self._model_path = resolve_model_path(model)
+        self._workers = workers
+        self._detection = detection or DetectionOptions()
+        self._on_progress = on_progress
+        super().__init__(root, options={"align": align, "include_z": include_z, "include_iris": include_iris,
+                                        "detection": self._detection.as_dict(),
+                                        "model_sha256": _sha256(self._model_path),
+                                        "raw_root": str(self._raw_root.resolve())},
+                         transform=transform, force_reload=force_reload)
+
+    @property
+    def raw_dir(self) -> str:
+        return str(self._raw_root)
+
+    def read_landmarks(self) -> LandmarkSet:
+        items = scan_image_folder(self._raw_root)
+        cached: list[int] = []
+
+        def progress(done: int, total: int) -> None:
+            if not cached:
+                cached.append(done)  # the first call reports what the cache already held
+            if self._on_progress is not None:
+                self._on_progress(done, total)
+
+        start = time.perf_counter()
+        lms = extract_image_folder(self._raw_root, cache_dir=Path(self.root) / "landmarks", model=self._model_path,
+                                   workers=self._workers, options=self._detection, on_progress=progress)
+        wall = time.perf_counter() - start
+        attempted: dict[str, int] = {}
+        for item in items:
+            attempted[item.split] = attempted.get(item.split, 0) + 1
+        self._extra_meta = {
+            "attempted_per_split": attempted,
+            "extraction": {"images": len(items), "cached_images": cached[0] if cached else 0,
+                           "extracted_images": len(items) - (cached[0] if cached else 0),
+                           "wall_s": round(wall, 3), "workers": self._workers or os.cpu_count(),
+                           "model": str(self._model_path)},
+        }
+        return lms

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fer_graph.evaluation import RunNotFoundError, load_model
+from fer_graph.evaluation.cross import evaluate_run
+from fer_graph.training import TrainConfig, train
+
+pytestmark = pytest.mark.mediapipe
+
+
+@pytest.fixture(scope="module")
+def ck48_run(tmp_path_factory, ck48_graphs):
+    run = tmp_path_factory.mktemp("run")
+    train(ck48_graphs, TrainConfig(arch="gcn", epochs=2, folds=2, hidden=8, layers=1), run)
+    return run
+
+
+def test_predict_one_ck48_image(ck48_run, ck48_subset, model_path, tmp_path):
+    model = load_model(ck48_run)
+    image = sorted((ck48_subset / "happy").glob("*.png"))[0]
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((48, 48), 128, np.uint8)).save(blank)
+    probs, kept, skipped, _ = model.predict_images([image, blank], model=model_path)
+    assert probs.shape == (1, 3) and kept == [str(image)]
+    np.testing.assert_allclose(probs.sum(1), 1, atol=1e-5)
+    assert [(s.path, s.reason) for s in skipped] == [(str(blank), "no_face")]
+
+
+def test_evaluate_reports_classes_unknown_to_the_run(ck48_run, ck48_graphs, tmp_path):
+    from fer_graph.graphs.load import load_processed
+
+    m = evaluate_run(ck48_run, load_processed(ck48_graphs.processed_dir), tmp_path / "ev")
+    assert m["absent_from_training"] == [] and m["n"] == 18
+
+
+def test_bad_runs(tmp_path, ck48_run):
+    with pytest.raises(RunNotFoundError, match="not a fer-graph run"):
+        load_model(tmp_path / "missing")
+    model = load_model(ck48_run)
+    with pytest.raises(ValueError, match="468"):
+        model.predict_landmarks(np.zeros((1, 68, 2)))

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.mediapipe
+
+
+def _subjects(root):
+    return {p.name.split("_")[0] for p in root.rglob("*.png")}
+
+
+def test_image_folder_graphs(ck48_graphs, ck48_subset):
+    ds = ck48_graphs
+    assert len(ds) == 18 and ds.meta["topology"] == "mediapipe468"
+    d = ds[0]
+    assert d.x.shape == (468, 2) and d.blendshapes.shape == (1, 52) and d.head_pose.shape == (1, 3)
+    assert d.edge_index.shape == (2, 2644)
+    assert ds.classes == ["happiness", "sadness", "surprise"]
+    assert ds.subjects == sorted(_subjects(ck48_subset)) and ds.meta["attempted_per_split"] == {"ck48": 18}
+    assert np.abs(ds.tensor("head_pose").numpy()).max() < 45  # frontal CK+ faces
+    assert ((ds.tensor("blendshapes") >= 0) & (ds.tensor("blendshapes") <= 1)).all()
+
+
+def test_build_graphs_summary_for_images(tmp_path, ck48_subset, model_path):
+    from fer_graph.graphs.build import build_graphs
+
+    ds, summary = build_graphs("mediapipe", ck48_subset, tmp_path / "o", workers=0, model=model_path)
+    assert summary["detection_rate"] == {"ck48": 1.0} and summary["subjects"] == len(_subjects(ck48_subset))
+    assert summary["images_per_s"] > 0 and summary["nodes"] == 468 and summary["edges"] == 1322
+    again, s2 = build_graphs("mediapipe", ck48_subset, tmp_path / "o", workers=0, model=model_path)
+    assert not s2["rebuilt"]
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["graphs"] == 18
