@@ -29,7 +29,7 @@ def predict_path(inputs: str | os.PathLike, run: str | os.PathLike, *, model: st
     if inputs.suffix.lower() == ".csv":
         from ..landmarks.csv_source import read_landmark_csv
 
-        lms = read_landmark_csv(inputs, label="neutral")  # labels are ignored for prediction
+        lms = read_landmark_csv(inputs, require_label=False)
         probs = em.predict_landmarks(lms.pixel_points())
         names, skipped, raw = lms.sample_ids, [s.__dict__ for s in lms.skipped], []
     else:

@@ -32,7 +32,8 @@ class LandmarkSet:
     Attributes:
         points: ``(N, V, D)`` float32 landmarks; ``V`` is 68 (iBUG) or 468/478 (MediaPipe Face Mesh),
             ``D`` is 2 (x, y) or 3 (x, y, z). Units given by :attr:`units`; y points down (image frame).
-        labels: ``N`` canonical label names (:data:`fer_graph.labels.CANONICAL_LABELS`).
+        labels: ``N`` canonical label names (:data:`fer_graph.labels.CANONICAL_LABELS`); ``""`` for
+            unlabelled samples read for prediction.
         subjects: ``N`` subject ids (``"S010"``) or ``None`` where the source has none (FER-2013).
         sample_ids: ``N`` unique ids (``"S010_001@17"``, a relative image path, a CSV ``sample_id``).
         sequence_ids: ``N`` ids of the video sequence a sample comes from (``"S010_001"``), or ``None``;

@@ -64,6 +64,7 @@ def read_landmark_csv(
     label_map: Mapping[int, str] | None = None,
     units: str = "pixels",
     image_size: tuple[int, int] | None = None,
+    require_label: bool = True,
 ) -> LandmarkSet:
     """Read a landmark CSV (generic schema or OpenFace 2.x ``FeatureExtraction`` output).
 
@@ -75,6 +76,7 @@ def read_landmark_csv(
             without it labels must be names (``"happy"``, ``"anger"``...).
         units: ``"pixels"`` (OpenFace, dlib, iBUG) or ``"image-normalized"`` (MediaPipe x/W, y/H).
         image_size: ``(width, height)`` in pixels, required with ``units="image-normalized"``.
+        require_label: with ``False`` (prediction), rows without a label are kept with label ``""``.
 
     Returns:
         :class:`LandmarkSet` with ``points`` ``(N, V, 2|3)`` float32, ``source="csv"``. Rows with an
@@ -125,6 +127,9 @@ def read_landmark_csv(
     labels: list[str] = []
     for r, value in enumerate(raw_labels):
         if not keep[r]:
+            labels.append("")
+            continue
+        if value is None and not require_label:
             labels.append("")
             continue
         if value is None:

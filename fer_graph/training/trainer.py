@@ -55,7 +55,7 @@ class TrainConfig:
     heads: int = 4
     dropout: float = 0.2
     node_embedding: int = 16
-    readout: str = "mean+max"
+    readout: str = "flatten"
     norm: str = "layer"
     balance: str = "none"
     augment: bool = True

@@ -86,3 +86,11 @@ def test_empty_label_is_a_recorded_skip(tmp_path):
     lms = read_landmark_csv(p)
     assert lms.sample_ids == ["a"] and lms.skipped[0].reason == "unlabelled"
     assert lms.skipped[0].path.endswith("b.csv:3")
+
+
+def test_unlabelled_rows_kept_for_prediction(tmp_path):
+    p = tmp_path / "c.csv"
+    p.write_text("sample_id,x0,y0,x1,y1\na,0,0,1,1\n")
+    assert read_landmark_csv(p).skipped[0].reason == "unlabelled"
+    lms = read_landmark_csv(p, require_label=False)
+    assert lms.labels == [""] and lms.sample_ids == ["a"]
