@@ -13,7 +13,7 @@ import torch
 from .._io import read_json
 from ..exceptions import FerGraphError
 from ..graphs.features import FeatureSpec
-from ..graphs.normalize import normalize_landmarks
+from ..graphs.normalize import normalize_for_topology
 from ..graphs.topology import get_topology
 from ..landmarks._types import SkipRecord
 from ..training.checkpoint import check_compatible, load_checkpoint
@@ -91,10 +91,7 @@ class ExpressionModel:
                              f"({self.topology.name})")
 
         def norm(p: np.ndarray) -> torch.Tensor:
-            p = p[:, : self.topology.num_nodes, : self.dims]
-            out, _ = normalize_landmarks(p, right_eye=self.topology.right_eye, left_eye=self.topology.left_eye,
-                                         align=self.align)
-            return torch.from_numpy(out)
+            return torch.from_numpy(normalize_for_topology(p, self.topology, dims=self.dims, align=self.align)[0])
 
         pos = norm(pts)
         parts = []

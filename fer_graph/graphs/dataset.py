@@ -36,7 +36,7 @@ from .._io import atomic_path, read_json, write_json
 from ..exceptions import DatasetLayoutError
 from ..labels import sort_labels
 from ..landmarks._types import LandmarkSet
-from .normalize import normalize_landmarks
+from .normalize import normalize_for_topology
 from .topology import Topology, get_topology, topology_for_points
 
 __all__ = ["FaceGraphDataset", "CKLandsGraphs", "LandmarkCSVGraphs", "head_pose"]
@@ -220,9 +220,7 @@ def _to_storage(lms: LandmarkSet, options: dict[str, Any]) -> tuple[Data, dict[s
         raise ValueError("include_z=True but the landmarks have no z coordinate")
 
     def norm(which: str):
-        pts = lms.pixel_points(which)[:, : topo.num_nodes, :dims]
-        return normalize_landmarks(pts, right_eye=topo.right_eye, left_eye=topo.left_eye,
-                                   align=options.get("align", True))
+        return normalize_for_topology(lms.pixel_points(which), topo, dims=dims, align=options.get("align", True))
 
     pos, params = norm("points")
     v = topo.num_nodes

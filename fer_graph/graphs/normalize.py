@@ -105,3 +105,26 @@ def denormalize_landmarks(points: np.ndarray, params: NormalizationParams) -> np
     out[..., 1] = s * x + c * y
     out = out * params.scale[:, None, None] + params.center[:, None, :]
     return out.astype(np.float32)
+
+
+def normalize_for_topology(points: np.ndarray, topology, *, dims: int = 2, align: bool = True
+                           ) -> tuple[np.ndarray, NormalizationParams]:
+    """Cut landmarks to a topology's nodes and coordinate dims, then :func:`normalize_landmarks` them with
+    its eye indices. The one place datasets and inference turn raw landmarks into node coordinates.
+
+    Args:
+        points: ``(N, V', D')`` landmarks in isotropic units with ``V' >= topology.num_nodes`` (478-point
+            Face Landmarker output for a 468-node topology) and ``D' >= dims``.
+        topology: a :class:`fer_graph.graphs.topology.Topology`.
+        dims: 2 (x, y) or 3 (x, y, z).
+        align: level the eye line.
+
+    Raises:
+        ValueError: fewer points or dims than needed, or see :func:`normalize_landmarks`.
+    """
+    pts = np.asarray(points)
+    if pts.ndim != 3 or pts.shape[1] < topology.num_nodes or pts.shape[2] < dims:
+        raise ValueError(f"points of shape {tuple(pts.shape)} do not fit topology {topology.name} "
+                         f"({topology.num_nodes} nodes, {dims} dims)")
+    return normalize_landmarks(pts[:, : topology.num_nodes, :dims], right_eye=topology.right_eye,
+                               left_eye=topology.left_eye, align=align)
