@@ -147,10 +147,14 @@ def train(ds: FaceGraphDataset, config: TrainConfig, out_dir: str | os.PathLike,
             on_fold(k, len(folds))
         itr_local, iva_local = inner_split(y[tr], groups[tr], val_fraction=config.val_fraction, seed=config.seed)
         itr, iva = tr[itr_local], tr[iva_local]
+        fold_start = time.perf_counter()
+        epochs_run = None
         if entry.kind == "gnn":
             model, logs, kwargs = fit_gnn(
                 x, ga, y, itr, iva, topology=ds.topology, num_classes=len(classes), config=config, dims=dims,
                 on_epoch=(lambda log, k=k: on_epoch(k, log)) if on_epoch else None)
+            fit_seconds = time.perf_counter() - fold_start
+            epochs_run = len(logs)
             probs = predict_proba(model, x[te], ga[te] if ga is not None else None, ds.topology).numpy()
             curves.append(logs)
             save_checkpoint(out / "checkpoints" / f"fold_{k:02d}.pt", model,
@@ -166,12 +170,14 @@ def train(ds: FaceGraphDataset, config: TrainConfig, out_dir: str | os.PathLike,
                 parts = [x.reshape(len(x), -1)] + ([ga] if ga is not None else [])
                 feats = torch.cat(parts, dim=1).numpy()
             model, params = _sklearn_fit(config.arch, feats, y, itr, iva, config)
+            fit_seconds = time.perf_counter() - fold_start
             probs = _sklearn_proba(model, feats[te], len(classes))
             with atomic_path(out / "checkpoints" / f"fold_{k:02d}.joblib") as tmp:
                 joblib.dump({"model": model, "params": params, "meta": {**meta_common, "fold": k}}, tmp)
         pred = probs.argmax(1)
         m = classification_metrics(y[te], pred, classes)
-        per_fold.append({"fold": k, "accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "n": m["n"]})
+        per_fold.append({"fold": k, "accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "n": m["n"],
+                         "fit_seconds": round(fit_seconds, 2), "epochs": epochs_run})
         pooled_true.append(y[te])
         pooled_pred.append(pred)
         for i, p, pr in zip(te, pred, probs):
@@ -191,6 +197,9 @@ def train(ds: FaceGraphDataset, config: TrainConfig, out_dir: str | os.PathLike,
         "labels": config.labels, "balance": config.balance, "seed": config.seed,
         "n_samples": int(len(y)), "wall_s": round(time.perf_counter() - start, 2),
     }
+    if entry.kind == "gnn":
+        metrics["seconds_per_epoch"] = round(sum(f["fit_seconds"] for f in per_fold)
+                                             / max(sum(f["epochs"] for f in per_fold), 1), 4)
     if hold is not None:
         _holdout_extras(ds, metrics, hold[2], per_fold[0])
     with atomic_path(out / "predictions.csv") as tmp, tmp.open("w", newline="") as fh:
