@@ -219,8 +219,13 @@ def predict_cmd(
 
     from ..evaluation.predict_io import predict_path
 
+    from rich.progress import Progress
+
     try:
-        result = predict_path(inputs, run, model=model, plot=plot, out=out)
+        with Progress(console=console, transient=True, disable=inputs.is_file()) as progress:
+            task = progress.add_task("predict", total=None)
+            result = predict_path(inputs, run, model=model, plot=plot, out=out,
+                                  on_progress=lambda done, total: progress.update(task, completed=done, total=total))
     except (FerGraphError, ValueError, FileNotFoundError) as exc:
         _fail(exc)
     if as_json:

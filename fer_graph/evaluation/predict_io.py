@@ -18,7 +18,8 @@ _IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 def predict_path(inputs: str | os.PathLike, run: str | os.PathLike, *, model: str | os.PathLike | None = None,
-                 plot: str | os.PathLike | None = None, out: str | os.PathLike | None = None) -> dict[str, Any]:
+                 plot: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
+                 on_progress=None) -> dict[str, Any]:
     """Predict an image, every image below a folder (sorted), or every row of a landmark CSV.
 
     Returns:
@@ -35,7 +36,7 @@ def predict_path(inputs: str | os.PathLike, run: str | os.PathLike, *, model: st
     else:
         files = [inputs] if inputs.is_file() else sorted(
             p for p in inputs.rglob("*") if p.suffix.lower() in _IMAGE_EXT and not p.name.startswith("."))
-        probs, names, skipped_records, raw = em.predict_images(files, model=model)
+        probs, names, skipped_records, raw = em.predict_images(files, model=model, on_progress=on_progress)
         skipped = [s.__dict__ for s in skipped_records]
     rows = [{"input": n, "label": em.classes[int(p.argmax())],
              "probabilities": {c: float(v) for c, v in zip(em.classes, p)}} for n, p in zip(names, probs)]

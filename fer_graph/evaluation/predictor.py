@@ -143,6 +143,8 @@ class ExpressionModel:
         pts, blends, poses, kept, skipped, raw = [], [], [], [], [], []
         with FaceLandmarkDetector(model) as det:
             for i, path in enumerate(images):
+                if on_progress is not None:
+                    on_progress(i, len(images))
                 try:
                     arr = load_image(str(path))  # EXIF-oriented, gray or RGB uint8
                 except (OSError, ValueError) as exc:
@@ -162,8 +164,8 @@ class ExpressionModel:
                 poses.append(head_pose(face.transform[None])[0])
                 kept.append(str(path))
                 raw.append(face.landmarks)
-                if on_progress is not None:
-                    on_progress(i + 1, len(images))
+        if on_progress is not None:
+            on_progress(len(images), len(images))
         if not pts:
             return np.zeros((0, len(self.classes))), kept, skipped, raw
         probs = self.predict_landmarks(np.stack(pts), blendshapes=np.stack(blends), head_pose=np.stack(poses))
