@@ -138,6 +138,7 @@ def train_cmd(
     layers: Annotated[int, typer.Option("--layers", min=1)] = 3,
     readout: Annotated[Optional[str], typer.Option("--readout", help="mean+max, attention, flatten, mean+max+flatten")] = None,
     augment: Annotated[bool, typer.Option("--augment/--no-augment")] = True,
+    refit: Annotated[bool, typer.Option("--refit", help="GNNs: retrain on all training subjects at the epoch early stopping chose")] = False,
 ) -> None:
     """Train and evaluate a model under the dataset's protocol; writes RUN/metrics.json and friends."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -164,7 +165,7 @@ def train_cmd(
                 progress.update(task, completed=log.epoch,
                                 info=f"epoch {log.epoch} loss {log.train_loss:.3f} val acc {log.val_accuracy:.3f}")
 
-            metrics = train(ds, cfg, out, on_fold=on_fold, on_epoch=on_epoch)
+            metrics = train(ds, cfg, out, on_fold=on_fold, on_epoch=on_epoch, refit=refit)
     except (FerGraphError, ValueError, FileNotFoundError) as exc:
         _fail(exc)
     _print_metrics(metrics)

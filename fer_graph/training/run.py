@@ -82,7 +82,7 @@ def _oversample(idx: np.ndarray, y: np.ndarray, config: TrainConfig) -> np.ndarr
 
 def train(ds: FaceGraphDataset, config: TrainConfig, out_dir: str | os.PathLike, *,
           on_fold: Callable[[int, int], None] | None = None,
-          on_epoch: Callable[[int, EpochLog], None] | None = None) -> dict[str, Any]:
+          on_epoch: Callable[[int, EpochLog], None] | None = None, refit: bool = False) -> dict[str, Any]:
     """Train and evaluate ``config.arch`` on ``ds`` under the dataset's protocol; write ``out_dir``.
 
     Protocols: datasets with ``train`` and a test split (FER-2013) are trained on ``train`` (inner
@@ -96,6 +96,8 @@ def train(ds: FaceGraphDataset, config: TrainConfig, out_dir: str | os.PathLike,
         out_dir: the run directory (created).
         on_fold: ``(fold, n_folds)`` callback when a fold starts.
         on_epoch: ``(fold, EpochLog)`` callback after each GNN epoch.
+        refit: GNNs only: after early stopping picks an epoch count on the inner validation split,
+            retrain from scratch on all training subjects for that many epochs (costs a second fit).
 
     Returns:
         The metrics dict written to ``metrics.json``.
@@ -137,7 +139,7 @@ def train(ds: FaceGraphDataset, config: TrainConfig, out_dir: str | os.PathLike,
                    "normalization": {"align": ds.meta["options"].get("align", True)},
                    "label_scheme": config.labels, "exclude": list(config.exclude),
                    "dataset_classes": ds.classes}
-    write_json(out / "config.json", {"config": config.to_dict(), "dataset": dataset_name(ds),
+    write_json(out / "config.json", {"config": config.to_dict(), "refit": refit, "dataset": dataset_name(ds),
                                      "dataset_dir": ds.processed_dir, "protocol": protocol, **meta_common})
     per_fold, rows, curves = [], [], []
     pooled_true, pooled_pred = [], []
@@ -149,18 +151,30 @@ def train(ds: FaceGraphDataset, config: TrainConfig, out_dir: str | os.PathLike,
         itr, iva = tr[itr_local], tr[iva_local]
         fold_start = time.perf_counter()
         epochs_run = None
+        refit_epochs = 0
         if entry.kind == "gnn":
             model, logs, kwargs = fit_gnn(
                 x, ga, y, itr, iva, topology=ds.topology, num_classes=len(classes), config=config, dims=dims,
                 on_epoch=(lambda log, k=k: on_epoch(k, log)) if on_epoch else None)
+            best_epoch = int(max(logs, key=lambda l: (l.val_accuracy, -l.val_loss)).epoch)
+            if refit:
+                # retrain on every training subject (inner-train + validation) for the epoch count the
+                # validation split chose; the schedule is the same length, so the run ends where selection did
+                from dataclasses import replace
+
+                model, refit_logs, kwargs = fit_gnn(
+                    x, ga, y, np.sort(np.concatenate([itr, iva])), np.array([], dtype=np.int64),
+                    topology=ds.topology, num_classes=len(classes), config=replace(config, epochs=best_epoch),
+                    dims=dims)
+                refit_epochs = len(refit_logs)
             fit_seconds = time.perf_counter() - fold_start
-            epochs_run = len(logs)
+            epochs_run = len(logs) + refit_epochs
             probs = predict_proba(model, x[te], ga[te] if ga is not None else None, ds.topology).numpy()
             curves.append(logs)
             save_checkpoint(out / "checkpoints" / f"fold_{k:02d}.pt", model,
                             {**meta_common, "model_kwargs": kwargs, "fold": k,
                              "test_subjects": sorted({int(s) for s in subjects_all[kept[te]]}),
-                             "best_epoch": int(max(logs, key=lambda l: (l.val_accuracy, -l.val_loss)).epoch)})
+                             "best_epoch": best_epoch, "refit": refit})
         else:
             import joblib
 
@@ -194,7 +208,7 @@ def train(ds: FaceGraphDataset, config: TrainConfig, out_dir: str | os.PathLike,
         "accuracy_mean": float(accs.mean()), "accuracy_std": float(accs.std()),
         "macro_f1_mean": float(f1s.mean()), "macro_f1_std": float(f1s.std()),
         "per_fold": per_fold, "pooled": pooled, "classes": classes, "features": str(spec),
-        "labels": config.labels, "balance": config.balance, "seed": config.seed,
+        "labels": config.labels, "balance": config.balance, "seed": config.seed, "refit": refit,
         "n_samples": int(len(y)), "wall_s": round(time.perf_counter() - start, 2),
     }
     if entry.kind == "gnn":

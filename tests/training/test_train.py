@@ -69,3 +69,11 @@ def test_checkpoint_from_another_topology_is_refused():
         check_compatible(meta, topology="ibug68", features="apex+blendshapes", node_dims=2)
     with pytest.raises(FileNotFoundError, match="checkpoint not found"):
         load_checkpoint("/nonexistent/fold_00.pt")
+
+
+def test_refit_retrains_on_all_training_subjects(tmp_path, ck_small):
+    cfg = TrainConfig(arch="gcn", epochs=4, patience=10, folds=2, hidden=8, layers=1, batch_size=8)
+    m = train(ck_small, cfg, tmp_path / "r", refit=True)
+    ckpt = torch.load(tmp_path / "r" / "checkpoints" / "fold_00.pt", weights_only=True)["meta"]
+    assert ckpt["refit"] is True and 1 <= ckpt["best_epoch"] <= 4
+    assert m["refit"] is True and m["per_fold"][0]["epochs"] == 4 + ckpt["best_epoch"]
