@@ -28,10 +28,10 @@ class _Batched(NamedTuple):
     Entries are ordered by bag ``(b, i, h)`` (target node ``i``), then by source node ``j``.
     """
 
-    index: Tensor  # (B*H*E',) table row (b, j, h) of each entry
-    offsets: Tensor  # (B*V*H + 1,) start of each bag, plus the total (CSR row pointer)
-    pos: Tensor  # (B*H*E',) flat position of each entry in a node-major (V, D, B, H) weight table
-    pos_t: Tensor  # (B*H*E',) position of the reverse edge's weight (transposed aggregation)
+    index: Tensor  # (B*H*E',) int32 table row (b, j, h) of each entry
+    offsets: Tensor  # (B*V*H + 1,) int32 start of each bag, plus the total (CSR row pointer)
+    pos: Tensor  # (B*H*E',) int32 flat position of each entry in a node-major (V, D, B, H) weight table
+    pos_t: Tensor  # (B*H*E',) int32 position of the reverse edge's weight (transposed aggregation)
     pattern: Tensor  # sparse CSR (B*V*H, B*V*H) with this pattern and zero values
 
 
@@ -40,7 +40,8 @@ class FixedGraph:
 
     Holds the incoming neighbour lists of every node with one self loop each (CSR order: by target, then
     source), a padded neighbour table, and per-batch-size index tensors (built on first use, the last
-    eight ``(B, heads)`` kept).
+    eight ``(B, heads)`` kept; about 50 MB for B=256 graphs of 468 nodes with 4 heads). All tensors live
+    on the CPU, which this fast path is written for.
 
     Args:
         edge_index: ``(2, E)`` int64 edges of one graph holding both directions of every undirected edge
@@ -122,12 +123,14 @@ class FixedGraph:
         j, i, k = self.src[ent], self.dst[ent], self.slot[ent]
         k_t = self.slot[self.rev[ent]]
         b = torch.arange(b_)[:, None]
-        index = ((b * v + j) * h_ + head).reshape(-1)
-        pos = (((i * d + k) * b_ + b) * h_ + head).reshape(-1)
-        pos_t = (((j * d + k_t) * b_ + b) * h_ + head).reshape(-1)
+        index = ((b * v + j) * h_ + head).reshape(-1).int()
+        pos = (((i * d + k) * b_ + b) * h_ + head).reshape(-1).int()
+        pos_t = (((j * d + k_t) * b_ + b) * h_ + head).reshape(-1).int()
         counts = self.deg.repeat_interleave(h_).repeat(b_)
-        offsets = torch.cat([torch.zeros(1, dtype=torch.long), counts.cumsum(0)])
+        offsets = torch.cat([torch.zeros(1, dtype=torch.long), counts.cumsum(0)]).int()
         rows = b_ * v * h_
+        if rows * self.max_degree >= 2**31:
+            raise ValueError(f"FixedGraph: {num_graphs} graphs x {heads} heads is too many for int32 indices")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "sparse CSR support is in beta"
             pattern = torch.sparse_csr_tensor(offsets, index, torch.zeros(len(index)), size=(rows, rows),
@@ -188,6 +191,11 @@ def fixed_graph(edge_index: Tensor | FixedGraph, num_nodes: int) -> FixedGraph:
     return graph
 
 
+def _bag_sum(index: Tensor, table: Tensor, offsets: Tensor, weight: Tensor) -> Tensor:
+    """``out[r] = sum(weight[e] * table[index[e]] for e in offsets[r]:offsets[r + 1])``."""
+    return F.embedding_bag(index, table, offsets, mode="sum", per_sample_weights=weight, include_last_offset=True)
+
+
 class SymmetricAggregate(torch.autograd.Function):
     """``out[b, i] = sum_j w[b, (i, j)] * y[b, j]`` over the neighbour lists, weights symmetric in (i, j).
 
@@ -202,12 +210,12 @@ class SymmetricAggregate(torch.autograd.Function):
     @staticmethod
     def forward(ctx, y: Tensor, weight: Tensor, index: Tensor, offsets: Tensor) -> Tensor:
         ctx.save_for_backward(weight, index, offsets)
-        return F.embedding_bag(index, y, offsets[:-1], mode="sum", per_sample_weights=weight)
+        return _bag_sum(index, y, offsets, weight)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
         weight, index, offsets = ctx.saved_tensors
-        gy = F.embedding_bag(index, grad.contiguous(), offsets[:-1], mode="sum", per_sample_weights=weight)
+        gy = _bag_sum(index, grad.contiguous(), offsets, weight)
         return gy, None, None, None
 
 
@@ -218,11 +226,11 @@ class Attend(torch.autograd.Function):
 
     Backward: the feature gradient is the same sum over the reverse edges' weights (one
     ``embedding_bag``), and the weight gradient ``<grad[(b, i, h)], feat[(b, j, h)]>`` on every edge is
-    one ``sampled_addmm`` on the block-diagonal pattern (padding slots get zero).
+    one ``sampled_addmm`` on the block-diagonal pattern (zero on padding slots).
 
     Shapes:
-        alpha: ``(V, D, B, H)`` contiguous, zero on padding; feat: ``(B * V * H, C)``.
-        returns: ``(B * V * H, C)``.
+        alpha: ``(V, D, B, H)`` contiguous (padding slots are never read); feat: ``(B * V * H, C)``;
+        batched: ``FixedGraph.batched(B, H)``. Returns ``(B * V * H, C)``.
     """
 
     @staticmethod
@@ -230,7 +238,7 @@ class Attend(torch.autograd.Function):
         w = alpha.reshape(-1).index_select(0, batched.pos)
         ctx.save_for_backward(alpha, feat)
         ctx.batched = batched
-        return F.embedding_bag(batched.index, feat, batched.offsets[:-1], mode="sum", per_sample_weights=w)
+        return _bag_sum(batched.index, feat, batched.offsets, w)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
@@ -240,9 +248,9 @@ class Attend(torch.autograd.Function):
         g_alpha = g_feat = None
         if ctx.needs_input_grad[1]:
             w_t = alpha.reshape(-1).index_select(0, bt.pos_t)
-            g_feat = F.embedding_bag(bt.index, grad, bt.offsets[:-1], mode="sum", per_sample_weights=w_t)
+            g_feat = _bag_sum(bt.index, grad, bt.offsets, w_t)
         if ctx.needs_input_grad[0]:
             pattern = bt.pattern if bt.pattern.dtype == grad.dtype else bt.pattern.to(grad.dtype)
             g_w = torch.sparse.sampled_addmm(pattern, grad, feat.t(), beta=0.0).values()
-            g_alpha = alpha.new_zeros(alpha.numel()).index_copy_(0, bt.pos, g_w).view_as(alpha)
+            g_alpha = alpha.new_zeros(alpha.numel()).scatter_(0, bt.pos, g_w).view_as(alpha)
         return g_alpha, g_feat, None

@@ -1,4 +1,4 @@
-"""Graph classifiers for face graphs: GCN and GAT stacks from PyG convolutions."""
+"""Graph classifiers for face graphs: GCN and GAT stacks from PyG convolutions or their fixed-topology twins."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from torch import Tensor, nn
 from torch_geometric.nn import GATConv, GATv2Conv, GCNConv, global_max_pool, global_mean_pool
 from torch_geometric.nn.aggr import AttentionalAggregation
 
+from .fast import FastGATConv, FastGATv2Conv, FastGCNConv, FixedGraph, dropout16, fixed_graph
 from .registry import register_model
 
 __all__ = ["GraphClassifier", "gcn", "gat"]
 
 _NORMS = ("none", "layer", "batch")
 _READOUTS = ("mean+max", "mean", "attention", "mean+max+attention", "flatten", "mean+max+flatten")
+_BACKENDS = ("pyg", "fast")
 
 
 class GraphClassifier(nn.Module):
@@ -43,20 +45,33 @@ class GraphClassifier(nn.Module):
             size added to its input (landmark graphs have fixed node identities that plain message passing
             cannot see; FINDINGS: +0.13 accuracy apex-only on CK+ lands).
         node_embedding: size of that identity embedding (0 = off).
+        backend: ``"pyg"`` (PyG convolutions on a flat batch of arbitrary graphs) or ``"fast"``
+            (:mod:`fer_graph.models.fast`: dense ``(B, V, F)`` batches of graphs sharing one topology,
+            optional node masks). Both have the same parameters and ``state_dict`` keys, so weights move
+            between them; outputs agree to float32 rounding (attention dropout draws differ).
 
     Shapes:
-        forward(x ``(N, F)``, edge_index ``(2, E)``, batch ``(N,)``, node_id ``(N,)`` optional,
-        graph_attr ``(B, A)`` optional) -> logits ``(B, C)``.
+        ``backend="pyg"``: forward(x ``(N, F)``, edge_index ``(2, E)`` of the batch, batch ``(N,)``,
+        node_id ``(N,)`` optional, graph_attr ``(B, A)`` optional) -> logits ``(B, C)``.
+
+        ``backend="fast"``: forward(x ``(B, V, F)``, edge_index ``(2, E)`` of one graph or a
+        :class:`~fer_graph.models.fast.FixedGraph`, graph_attr=``(B, A)`` optional,
+        mask=``(B, V)`` bool optional, True = node present) -> logits ``(B, C)``. Node ids are the
+        positions ``0..V-1``; a masked node is treated as deleted (as the PyG path on the subgraph with
+        ``node_id`` of the kept nodes). Every graph needs at least one present node.
 
     Raises:
-        ValueError: unknown ``conv``/``norm``/``readout``, or ``node_embedding`` without ``num_nodes``.
+        ValueError: unknown ``conv``/``norm``/``readout``/``backend``, ``node_embedding`` without
+            ``num_nodes``, or inputs of the wrong backend.
     """
 
     def __init__(self, in_channels: int, num_classes: int, *, conv: str = "gat", hidden_channels: int = 64,
                  num_layers: int = 3, heads: int = 4, dropout: float = 0.3, residual: bool = True,
                  norm: str = "layer", readout: str = "mean+max", graph_channels: int = 0,
-                 num_nodes: int | None = None, node_embedding: int = 0) -> None:
+                 num_nodes: int | None = None, node_embedding: int = 0, backend: str = "pyg") -> None:
         super().__init__()
+        if backend not in _BACKENDS:
+            raise ValueError(f"GraphClassifier: backend={backend!r}; expected one of {_BACKENDS}")
         if conv not in ("gcn", "gat", "gatv2"):
             raise ValueError(f"GraphClassifier: conv={conv!r}; expected 'gcn', 'gat' or 'gatv2'")
         if norm not in _NORMS:
@@ -71,6 +86,8 @@ class GraphClassifier(nn.Module):
         self.hidden_channels, self.num_layers, self.heads = hidden_channels, num_layers, heads
         self.dropout, self.residual, self.norm_type, self.readout = dropout, residual, norm, readout
         self.graph_channels, self.num_nodes, self.node_embedding_dim = graph_channels, num_nodes, node_embedding
+        self.backend = backend
+        fast = backend == "fast"
 
         self.register_buffer("x_mean", torch.zeros(in_channels))
         self.register_buffer("x_std", torch.ones(in_channels))
@@ -82,9 +99,11 @@ class GraphClassifier(nn.Module):
         self.norms = nn.ModuleList()
         for _ in range(num_layers):
             if conv == "gcn":
-                layer = GCNConv(hidden_channels, hidden_channels, cached=False)
+                layer = (FastGCNConv(hidden_channels, hidden_channels) if fast
+                         else GCNConv(hidden_channels, hidden_channels, cached=False))
             else:
-                cls = GATConv if conv == "gat" else GATv2Conv
+                cls = {("gat", False): GATConv, ("gatv2", False): GATv2Conv,
+                       ("gat", True): FastGATConv, ("gatv2", True): FastGATv2Conv}[conv, fast]
                 layer = cls(hidden_channels, hidden_channels // heads, heads=heads, dropout=dropout)
             self.convs.append(layer)
             self.norms.append(nn.LayerNorm(hidden_channels) if norm == "layer"
@@ -116,8 +135,17 @@ class GraphClassifier(nn.Module):
             self.g_mean.copy_(g.mean(0).float())
             self.g_std.copy_(g.std(0).clamp_min(1e-6).float())
 
-    def forward(self, x: Tensor, edge_index: Tensor, batch: Tensor, node_id: Tensor | None = None,
-                graph_attr: Tensor | None = None, num_graphs: int | None = None) -> Tensor:
+    def forward(self, x: Tensor, edge_index: Tensor | FixedGraph, batch: Tensor | None = None,
+                node_id: Tensor | None = None, graph_attr: Tensor | None = None, num_graphs: int | None = None,
+                *, mask: Tensor | None = None) -> Tensor:
+        if self.backend == "fast":
+            if batch is not None or node_id is not None:
+                raise ValueError("GraphClassifier(backend='fast'): forward takes dense x (B, V, F) and one graph's "
+                                 "edge_index, not batch/node_id")
+            return self._forward_dense(x, edge_index, graph_attr, mask)
+        if batch is None or mask is not None or x.dim() != 2:
+            raise ValueError("GraphClassifier(backend='pyg'): forward takes flat x (N, F), edge_index and batch; "
+                             "no mask (pass the subgraph)")
         h = (x - self.x_mean) / self.x_std
         if self.node_embedding is not None:
             if node_id is None:
@@ -142,6 +170,54 @@ class GraphClassifier(nn.Module):
                 pooled.append(self.flatten(slots.reshape(size, -1)))
             else:
                 pooled.append(self.attention(h, batch, dim_size=size))
+        return self._head(pooled, graph_attr)
+
+    def _forward_dense(self, x: Tensor, edge_index: Tensor | FixedGraph, graph_attr: Tensor | None,
+                       mask: Tensor | None) -> Tensor:
+        if x.dim() != 3:
+            raise ValueError(f"GraphClassifier(backend='fast'): x must be (B, V, F), got shape {tuple(x.shape)}")
+        b, v, _ = x.shape
+        if self.num_nodes is not None and v != self.num_nodes:
+            raise ValueError(f"GraphClassifier: built for num_nodes={self.num_nodes}, x has {v} nodes")
+        graph = fixed_graph(edge_index, v)
+        if mask is not None:
+            if mask.dtype != torch.bool or tuple(mask.shape) != (b, v):
+                raise ValueError(f"GraphClassifier: mask must be bool {(b, v)}, got {mask.dtype} {tuple(mask.shape)}")
+            x = x.masked_fill(~mask[..., None], 0.0)
+        h = (x - self.x_mean) / self.x_std
+        if self.node_embedding is not None:
+            h = torch.cat([h, self.node_embedding.weight.expand(b, -1, -1)], dim=-1)
+        h = self.input(h)
+        for conv, norm in zip(self.convs, self.norms):
+            out = conv(h, graph, mask)
+            if isinstance(norm, nn.BatchNorm1d):  # statistics over present nodes, as on the subgraphs
+                flat, keep = out.reshape(b * v, -1), None if mask is None else mask.reshape(-1)
+                out = (norm(flat) if keep is None else flat.masked_scatter(keep[:, None], norm(flat[keep])))
+                out = out.view(b, v, -1)
+            else:
+                out = norm(out)
+            # the norm's output (or the conv's) is saved by no backward, so ELU may overwrite it
+            out = dropout16(F.elu(out, inplace=True), self.dropout, training=self.training)
+            h = h + out if self.residual else out
+        present = None if mask is None else mask[..., None]
+        pooled = []
+        for kind in self.readout.split("+"):
+            if kind == "mean":
+                pooled.append(h.mean(1) if present is None else (h * present).sum(1) / present.sum(1))
+            elif kind == "max":
+                pooled.append((h if present is None else h.masked_fill(~present, float("-inf"))).amax(1))
+            elif kind == "flatten":
+                slots = (h if present is None else h * present).reshape(b, -1)
+                pooled.append(self.flatten[1](dropout16(slots, self.flatten[0].p, training=self.training)))
+            else:
+                gate = self.attention.gate_nn(h)
+                if present is not None:
+                    gate = gate.masked_fill(~present, float("-inf"))
+                values = h if self.attention.nn is None else self.attention.nn(h)
+                pooled.append((gate.softmax(1) * values).sum(1))
+        return self._head(pooled, graph_attr)
+
+    def _head(self, pooled: list[Tensor], graph_attr: Tensor | None) -> Tensor:
         z = torch.cat(pooled, dim=-1)
         if self.graph_channels:
             if graph_attr is None:
@@ -152,7 +228,7 @@ class GraphClassifier(nn.Module):
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.conv_type}, in={self.in_channels}, hidden={self.hidden_channels}, "
-                f"layers={self.num_layers}, classes={self.num_classes})")
+                f"layers={self.num_layers}, classes={self.num_classes}, backend={self.backend!r})")
 
 
 @register_model("gcn", kind="gnn", description="GCN (PyG GCNConv) stack, residual, mean+max readout")
