@@ -23,11 +23,16 @@ $(BIN)/fer-graph: pyproject.toml
 
 install: $(BIN)/fer-graph
 
-# Main job: build every graph dataset from the real data (later issues add training and the sweep).
+RUNS ?= runs
+
+# Main job: build every graph dataset from the real data, then train the GAT and the baselines it must beat
+# on CK+ lands (subject-independent 10-fold) and print the results table (runs/ck_lands/results.md).
 main: install
 	$(BIN)/fer-graph build-graphs --source ck-lands --root ck_lands/CK+ --out $(OUT)/ck_lands
 	$(BIN)/fer-graph build-graphs --source mediapipe --root ck48 --out $(OUT)/ck48
 	$(BIN)/fer-graph build-graphs --source mediapipe --root fer2013 --out $(OUT)/fer2013
+	$(BIN)/python experiments/study.py --data $(OUT)/ck_lands --out $(RUNS)/ck_lands \
+		--archs gat svm logreg --features apex+disp --refit
 
 test: install
 	$(BIN)/python -m pytest -q
