@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--backend", default="fast", choices=["fast", "pyg"])
+    p.add_argument("--standardize", default="channel", choices=["channel", "node"])
     p.add_argument("--refit", action="store_true", help="GNNs: retrain on all training subjects at the chosen epoch")
     p.add_argument("--quick", action="store_true", help="3 folds, 5 epochs: a smoke run")
     args = p.parse_args(argv)
@@ -61,17 +62,19 @@ def main(argv: list[str] | None = None) -> int:
                 seen.add(arch)
             refit = args.refit and entry.kind == "gnn"
             tag = (f"{arch}_{feats or 'default'}_{args.balance}{'_refit' if refit else ''}"
-                   f"{'_pyg' if args.backend == 'pyg' and entry.kind == 'gnn' else ''}").replace("+", "-")
+                   f"{'_pyg' if args.backend == 'pyg' and entry.kind == 'gnn' else ''}"
+                   f"{'_nodestd' if args.standardize == 'node' and entry.kind == 'gnn' else ''}").replace("+", "-")
             run = args.out / tag
             cmd = (f"fer-graph train --data {args.data} --arch {arch} --folds {args.folds} --epochs {args.epochs} "
-                   f"--balance {args.balance} --seed {args.seed} --backend {args.backend}" + (f" --features {feats}" if feats else "")
+                   f"--balance {args.balance} --seed {args.seed} --backend {args.backend} --standardize {args.standardize}" + (f" --features {feats}" if feats else "")
                    + (" --refit" if refit else "") + f" --out {run}")
             if (run / "metrics.json").is_file():
                 m = json.loads((run / "metrics.json").read_text())
             else:
                 start = time.perf_counter()
                 cfg = TrainConfig(arch=arch, features=feats, epochs=args.epochs, folds=args.folds,
-                                  balance=args.balance, seed=args.seed, backend=args.backend)
+                                  balance=args.balance, seed=args.seed, backend=args.backend,
+                                  standardize=args.standardize)
                 m = train(ds, cfg, run, refit=refit)
                 print(f"{tag}: {m['accuracy_mean']:.4f} ± {m['accuracy_std']:.4f} "
                       f"({time.perf_counter() - start:.0f} s)", flush=True)

@@ -138,6 +138,7 @@ def train_cmd(
     layers: Annotated[int, typer.Option("--layers", min=1)] = 3,
     readout: Annotated[Optional[str], typer.Option("--readout", help="mean+max, attention, flatten, mean+max+flatten")] = None,
     augment: Annotated[bool, typer.Option("--augment/--no-augment")] = True,
+    standardize: Annotated[str, typer.Option("--standardize", help="channel, or node: deviations from the training mean face (needed on 468-node apex-only data)")] = "channel",
     backend: Annotated[str, typer.Option("--backend", help="GNN layers: fast (dense fixed-topology, default) or pyg")] = "fast",
     refit: Annotated[bool, typer.Option("--refit", help="GNNs: retrain on all training subjects at the epoch early stopping chose")] = False,
 ) -> None:
@@ -153,7 +154,7 @@ def train_cmd(
         ds = _load_processed(data)
         cfg = TrainConfig(arch=arch, folds=folds, epochs=epochs, balance=balance.value, labels=labels.value,
                           exclude=tuple(exclude or ()), features=features, seed=seed, batch_size=batch_size,
-                          hidden=hidden, layers=layers, augment=augment, backend=backend,
+                          hidden=hidden, layers=layers, augment=augment, backend=backend, standardize=standardize,
                           **({"readout": readout} if readout else {}))
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
                       TimeElapsedColumn(), console=console, transient=True) as progress:

@@ -68,7 +68,8 @@ class GraphClassifier(nn.Module):
     def __init__(self, in_channels: int, num_classes: int, *, conv: str = "gat", hidden_channels: int = 64,
                  num_layers: int = 3, heads: int = 4, dropout: float = 0.3, residual: bool = True,
                  norm: str = "layer", readout: str = "mean+max", graph_channels: int = 0,
-                 num_nodes: int | None = None, node_embedding: int = 0, backend: str = "pyg") -> None:
+                 num_nodes: int | None = None, node_embedding: int = 0, backend: str = "pyg",
+                 standardize: str = "channel") -> None:
         super().__init__()
         if backend not in _BACKENDS:
             raise ValueError(f"GraphClassifier: backend={backend!r}; expected one of {_BACKENDS}")
@@ -89,8 +90,14 @@ class GraphClassifier(nn.Module):
         self.backend = backend
         fast = backend == "fast"
 
-        self.register_buffer("x_mean", torch.zeros(in_channels))
-        self.register_buffer("x_std", torch.ones(in_channels))
+        if standardize not in ("channel", "node"):
+            raise ValueError(f"GraphClassifier: standardize={standardize!r}; expected 'channel' or 'node'")
+        if standardize == "node" and not num_nodes:
+            raise ValueError("GraphClassifier: standardize='node' needs num_nodes")
+        self.standardize = standardize
+        shape = (num_nodes, in_channels) if standardize == "node" else (in_channels,)
+        self.register_buffer("x_mean", torch.zeros(shape))
+        self.register_buffer("x_std", torch.ones(shape))
         self.register_buffer("g_mean", torch.zeros(graph_channels))
         self.register_buffer("g_std", torch.ones(graph_channels))
         self.node_embedding = nn.Embedding(num_nodes, node_embedding) if node_embedding else None
@@ -126,8 +133,10 @@ class GraphClassifier(nn.Module):
 
     @torch.no_grad()
     def set_standardization(self, x: Tensor, graph_attr: Tensor | None = None) -> None:
-        """Store per-channel mean and std of training features ``x`` ``(..., F)`` (and ``graph_attr``)."""
-        flat = x.reshape(-1, x.shape[-1]).double()
+        """Store mean and std of training features ``x`` ``(G, V, F)`` (and ``graph_attr``): per channel, or
+        with ``standardize="node"`` per landmark and channel (so node features become the deviation from
+        the training mean face, in units of each landmark's spread)."""
+        flat = x.double() if self.standardize == "node" else x.reshape(-1, x.shape[-1]).double()
         self.x_mean.copy_(flat.mean(0).float())
         self.x_std.copy_(flat.std(0).clamp_min(1e-6).float())
         if graph_attr is not None and self.graph_channels:
@@ -146,7 +155,12 @@ class GraphClassifier(nn.Module):
         if batch is None or mask is not None or x.dim() != 2:
             raise ValueError("GraphClassifier(backend='pyg'): forward takes flat x (N, F), edge_index and batch; "
                              "no mask (pass the subgraph)")
-        h = (x - self.x_mean) / self.x_std
+        if self.standardize == "node":
+            if node_id is None:
+                raise ValueError("GraphClassifier: standardize='node' needs node_id")
+            h = (x - self.x_mean[node_id]) / self.x_std[node_id]
+        else:
+            h = (x - self.x_mean) / self.x_std
         if self.node_embedding is not None:
             if node_id is None:
                 raise ValueError("GraphClassifier: node_embedding is on, so forward needs node_id")

@@ -41,6 +41,8 @@ class TrainConfig:
         val_fraction: share of training subjects held out as inner validation.
         labels, exclude: label scheme and excluded classes (:func:`fer_graph.labels.apply_label_scheme`).
         seed: seeds folds, initialisation, batching and augmentation.
+        standardize: ``"channel"`` (one mean/std per feature channel over all landmarks) or ``"node"``
+            (per landmark and channel: features become deviations from the training mean face).
         backend: ``"pyg"`` (PyG convolutions on flat batches) or ``"fast"`` (dense fixed-topology layers of
             :mod:`fer_graph.models.fast` and fused AdamW; same weights; on 468-node graphs about 2x faster
             training and 2.5-5x faster inference on CPU, ``experiments/bench_speed.py``). Not stored in the
@@ -74,6 +76,7 @@ class TrainConfig:
     exclude: tuple[str, ...] = ()
     seed: int = 0
     backend: str = "fast"
+    standardize: str = "channel"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,7 +88,7 @@ class TrainConfig:
         return {"in_channels": in_channels, "num_classes": num_classes, "hidden_channels": self.hidden,
                 "num_layers": self.layers, "heads": self.heads, "dropout": self.dropout,
                 "node_embedding": self.node_embedding, "num_nodes": num_nodes, "readout": self.readout,
-                "norm": self.norm, "graph_channels": graph_channels, **self.extra}
+                "norm": self.norm, "graph_channels": graph_channels, "standardize": self.standardize, **self.extra}
 
 
 @dataclass

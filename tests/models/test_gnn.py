@@ -49,3 +49,22 @@ def test_mirror_augmentation_is_an_involution_and_swaps_eyes():
     assert {IBUG68.mirror[i] for i in LEFT_EYE_68} == set(RIGHT_EYE_68)
     torch.testing.assert_close(m[..., 0], -x[:, perm, 0])
     torch.testing.assert_close(m[..., 2], -x[:, perm, 2])  # second token block (displacement) mirrored too
+
+
+def test_node_standardization_is_per_landmark_and_backend_independent():
+    from fer_graph.graphs.batching import FixedTopologyBatcher
+
+    torch.manual_seed(0)
+    x = torch.randn(6, 68, 2) * torch.linspace(0.1, 3, 68)[None, :, None] + torch.randn(68, 2)
+    kw = dict(in_channels=2, num_classes=3, hidden_channels=8, num_layers=1, heads=2, num_nodes=68,
+              node_embedding=4, standardize="node")
+    pyg = get_model("gat", **kw).eval()
+    pyg.set_standardization(x)
+    assert pyg.x_mean.shape == (68, 2)
+    torch.testing.assert_close(pyg.x_mean, x.mean(0))
+    fast = get_model("gat", backend="fast", **kw).eval()
+    fast.load_state_dict(pyg.state_dict())
+    out_pyg = pyg(*FixedTopologyBatcher(IBUG68.edge_index, 68)(x), num_graphs=6)
+    torch.testing.assert_close(fast(x, IBUG68.edge_index), out_pyg, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="standardize="):
+        GraphClassifier(2, 3, standardize="graph")
