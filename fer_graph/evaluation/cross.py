@@ -39,7 +39,7 @@ def evaluate_run(run: str | os.PathLike, ds, out_dir: str | os.PathLike) -> dict
                "confusion": m["confusion"], "classes": model.classes,
                "absent_from_training": sorted({n for n in names if n not in model.classes}),
                "n_unscorable": int((~known).sum())}
-    ids = ds._data.sample_id
+    ids = ds.sample_ids
     with atomic_path(out / "predictions.csv") as tmp, tmp.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["sample_id", "y_true", "y_pred", *[f"p_{c}" for c in model.classes]])

@@ -128,12 +128,7 @@ class FaceGraphDataset(InMemoryDataset):
 
     def raw_fingerprint(self) -> str:
         """Cheap digest of the raw files (names, sizes, mtimes); a change triggers a rebuild."""
-        files = sorted(p for p in Path(self.raw_dir).rglob("*") if p.is_file())
-        h = hashlib.sha256()
-        for p in files:
-            st = p.stat()
-            h.update(f"{p.relative_to(self.raw_dir)}:{st.st_size}:{int(st.st_mtime)}\n".encode())
-        return h.hexdigest()[:16]
+        return _fingerprint(Path(self.raw_dir), (p for p in Path(self.raw_dir).rglob("*") if p.is_file()))
 
     # ----------------------------------------------------------------- PyG plumbing
     @property
@@ -184,6 +179,12 @@ class FaceGraphDataset(InMemoryDataset):
     def splits(self) -> list[str]:
         return list(self.meta["splits"])
 
+    @property
+    def sample_ids(self) -> list[str]:
+        """Sample ids of the graphs of this (possibly index-selected) dataset, in order."""
+        ids = self._data.sample_id
+        return list(ids) if self._indices is None else [ids[i] for i in self.indices()]
+
     def tensor(self, key: str) -> Tensor:
         """A stored attribute for every graph of this (possibly index-selected) dataset, stacked.
 
@@ -201,6 +202,14 @@ class FaceGraphDataset(InMemoryDataset):
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({len(self)}, topology={self.meta['topology']!r}, "
                 f"classes={self.classes})")
+
+
+def _fingerprint(root: Path, files) -> str:
+    h = hashlib.sha256()
+    for p in sorted(files):
+        st = p.stat()
+        h.update(f"{p.relative_to(root)}:{st.st_size}:{int(st.st_mtime)}\n".encode())
+    return h.hexdigest()[:16]
 
 
 def _index(values: list[str | None]) -> tuple[Tensor, list[str]]:
@@ -319,11 +328,7 @@ class CKLandsGraphs(FaceGraphDataset):
         return str(self._raw_root)
 
     def raw_fingerprint(self) -> str:
-        h = hashlib.sha256()
-        for p in [self._raw_root / "emotion.csv", *sorted(self._raw_root.glob("*/omlands.csv"))]:
-            st = p.stat()
-            h.update(f"{p.relative_to(self._raw_root)}:{st.st_size}:{int(st.st_mtime)}\n".encode())
-        return h.hexdigest()[:16]
+        return _fingerprint(self._raw_root, [self._raw_root / "emotion.csv", *self._raw_root.glob("*/omlands.csv")])
 
     def read_landmarks(self) -> LandmarkSet:
         from ..landmarks.ck_lands import read_ck_lands
@@ -360,8 +365,7 @@ class LandmarkCSVGraphs(FaceGraphDataset):
         return str(self._csv.parent)
 
     def raw_fingerprint(self) -> str:
-        st = self._csv.stat()
-        return hashlib.sha256(f"{self._csv.name}:{st.st_size}:{int(st.st_mtime)}".encode()).hexdigest()[:16]
+        return _fingerprint(self._csv.parent, [self._csv])
 
     def read_landmarks(self) -> LandmarkSet:
         from ..landmarks.csv_source import read_landmark_csv

@@ -122,7 +122,7 @@ def train(ds: FaceGraphDataset, config: TrainConfig, out_dir: str | os.PathLike,
     x, ga = x_all[kept], (ga_all[kept] if ga_all is not None else None)
     y = y_kept
     groups = groups_of(ds)[kept]
-    all_ids = ds._data.sample_id
+    all_ids = ds.sample_ids
     subjects_all = ds.tensor("subject").numpy()
 
     hold = holdout_split(ds)
