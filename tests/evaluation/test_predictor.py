@@ -42,3 +42,21 @@ def test_bad_runs(tmp_path, ck48_run):
     model = load_model(ck48_run)
     with pytest.raises(ValueError, match="468"):
         model.predict_landmarks(np.zeros((1, 68, 2)))
+
+
+def test_evaluate_on_a_dataset_with_a_class_the_run_never_saw(ck48_run, ck48_subset, model_path, tmp_path):
+    import shutil
+
+    from fer_graph.graphs.image_dataset import ImageFolderGraphs
+
+    root = tmp_path / "other"
+    shutil.copytree(ck48_subset, root)
+    (root / "fear").mkdir()
+    from tests.conftest import CK48
+
+    for f in sorted((CK48 / "fear").glob("*.png"))[:2]:
+        shutil.copy(f, root / "fear" / f.name)
+    ds = ImageFolderGraphs(tmp_path / "o", root, model=model_path, workers=0)
+    m = evaluate_run(ck48_run, ds, tmp_path / "ev")
+    assert m["absent_from_training"] == ["fear"] and m["n_unscorable"] == 2 and m["n"] == 18
+    assert (tmp_path / "ev" / "predictions.csv").read_text().count("\n") == 21
