@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -56,7 +57,6 @@ def build_graphs_cmd(
                   TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=console,
                   transient=True) as progress:
         task = progress.add_task("Face Landmarker", total=None, rate="")
-        import time
         t0 = time.perf_counter()
 
         def on_progress(done: int, total: int) -> None:

@@ -229,17 +229,16 @@ def train(ds: FaceGraphDataset, config: TrainConfig, out_dir: str | os.PathLike,
 
 
 def _sklearn_proba(model: Any, feats: np.ndarray, num_classes: int) -> np.ndarray:
-    pred = model.predict(feats)
+    """``(N, C)`` class probabilities: ``predict_proba`` where the estimator has it (its argmax is
+    ``predict``), else one-hot predictions (SVC without ``probability=True``)."""
     probs = np.zeros((len(feats), num_classes))
-    probs[np.arange(len(feats)), pred] = 1.0
     if hasattr(model, "predict_proba"):
         try:
-            p = model.predict_proba(feats)
-            probs = np.zeros((len(feats), num_classes))
-            probs[:, model.classes_] = p
-            probs[np.arange(len(feats)), pred] = np.maximum(probs[np.arange(len(feats)), pred], probs.max(1))
-        except AttributeError:  # SVC without probability=True
+            probs[:, model.classes_] = model.predict_proba(feats)
+            return probs
+        except AttributeError:  # SVC exposes predict_proba only with probability=True
             pass
+    probs[np.arange(len(feats)), model.predict(feats)] = 1.0
     return probs
 
 
