@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 PACKAGES = ["fer_graph", "fer_graph.landmarks", "fer_graph.graphs", "fer_graph.labels", "fer_graph.exceptions",
-            "fer_graph.cli"]
+            "fer_graph.cli", "fer_graph.occlusion", "fer_graph.models", "fer_graph.training", "fer_graph.evaluation"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -141,6 +141,7 @@ def train_cmd(
     standardize: Annotated[str, typer.Option("--standardize", help="channel, or node: deviations from the training mean face (needed on 468-node apex-only data)")] = "channel",
     backend: Annotated[str, typer.Option("--backend", help="GNN layers: fast (dense fixed-topology, default) or pyg")] = "fast",
     refit: Annotated[bool, typer.Option("--refit", help="GNNs: retrain on all training subjects at the epoch early stopping chose")] = False,
+    mask_augment: Annotated[float, typer.Option("--mask-augment", min=0.0, max=1.0, help="GNNs: probability of occluding a training graph (random region, BFS patch or node dropout; removal or masking); adds a visibility input")] = 0.0,
 ) -> None:
     """Train and evaluate a model under the dataset's protocol; writes RUN/metrics.json and friends."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -155,7 +156,7 @@ def train_cmd(
         cfg = TrainConfig(arch=arch, folds=folds, epochs=epochs, balance=balance.value, labels=labels.value,
                           exclude=tuple(exclude or ()), features=features, seed=seed, batch_size=batch_size,
                           hidden=hidden, layers=layers, augment=augment, backend=backend, standardize=standardize,
-                          **({"readout": readout} if readout else {}))
+                          mask_augment=mask_augment, **({"readout": readout} if readout else {}))
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
                       TimeElapsedColumn(), console=console, transient=True) as progress:
             task = progress.add_task(arch, total=None, info="")
@@ -245,3 +246,92 @@ def predict_cmd(
         console.print(f"skipped {s['path']}: {s['reason']}")
     if result.get("csv"):
         console.print(f"predictions: {result['csv']}")
+
+
+@app.command("occlusion-sweep")
+def occlusion_sweep_cmd(
+    run: Annotated[list[Path], typer.Option("--run", "-r", help="run directory of fer-graph train (repeatable: models compared on the same occlusions)")],
+    data: Annotated[Path, typer.Option("--data", "-d", help="the processed dataset the runs were trained on")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder for sweep.csv, summary.json and plots")],
+    regions: Annotated[Optional[str], typer.Option("--regions", help="comma-separated region presets [default: all], or 'none'")] = None,
+    strategy: Annotated[Optional[str], typer.Option("--strategy", help="comma-separated: removal, masking, imputation [default: all three]")] = None,
+    extents: Annotated[str, typer.Option("--extents", help="comma-separated fractions of nodes for BFS patches and random dropout; '' for none")] = "0.1,0.2,0.3,0.4,0.5,0.6",
+    noise: Annotated[str, typer.Option("--noise", help="comma-separated landmark noise sigmas (IOD units); '' for none")] = "0.02,0.05,0.1,0.2",
+    noise_region: Annotated[str, typer.Option("--noise-region", help="restrict noise to a region preset")] = "all",
+    random_dropout: Annotated[bool, typer.Option("--random-dropout/--no-random-dropout", help="also independent random node dropout at each extent")] = True,
+    name: Annotated[Optional[list[str]], typer.Option("--name", help="model names in the table, one per --run [default: run folder names]")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="seeds patches, dropout and noise (the same for every model)")] = 0,
+    sensitivity: Annotated[bool, typer.Option("--sensitivity", help="also map landmark importance: accuracy drop per small removed patch (OUT/sensitivity_<model>.png)")] = False,
+) -> None:
+    """Evaluate trained runs under region occlusion, occlusion extent and landmark noise (CK+ protocols: each
+    fold's held-out subjects with that fold's model); writes OUT/sweep.csv, OUT/summary.json and plots."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..evaluation.occlusion import RunEvaluator, make_conditions, occlusion_sweep
+    from ..evaluation.occlusion_report import write_sweep_report
+    from ..occlusion.regions import REGION_NAMES
+    from ..occlusion.strategies import STRATEGIES
+
+    def floats(text: str, what: str) -> list[float]:
+        try:
+            return [float(t) for t in text.split(",") if t.strip()]
+        except ValueError:
+            _fail(ValueError(f"{what}={text!r}: expected comma-separated numbers"))
+
+    names = list(name or [])
+    if names and len(names) != len(run):
+        _fail(ValueError(f"--name given {len(names)} time(s) for {len(run)} --run(s)"))
+    region_list = (list(REGION_NAMES) if regions is None else
+                   [] if regions.strip().lower() == "none" else [r.strip() for r in regions.split(",") if r.strip()])
+    strategies = list(STRATEGIES) if strategy is None else [s.strip() for s in strategy.split(",") if s.strip()]
+    start = time.perf_counter()
+    try:
+        ds = _load_processed(data)
+        evaluators = [RunEvaluator(r, ds, name=names[i] if names else None) for i, r in enumerate(run)]
+        conditions = make_conditions(ds.topology, regions=region_list, strategies=strategies,
+                                     extents=floats(extents, "--extents"), noise=floats(noise, "--noise"),
+                                     noise_region=noise_region, random_dropout=random_dropout)
+        with Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=True) as progress:
+            task = progress.add_task("sweep", total=None)
+            rows = occlusion_sweep(evaluators, conditions, seed=seed,
+                                   on_progress=lambda i, n: progress.update(task, completed=i, total=n))
+        summary = write_sweep_report(rows, out, extra={
+            "runs": [str(r) for r in run], "data": str(data), "seed": seed, "conditions": len(conditions),
+            "wall_s": round(time.perf_counter() - start, 2)})
+        if sensitivity:
+            _write_sensitivity(evaluators, out, seed)
+    except (FerGraphError, ValueError, FileNotFoundError) as exc:
+        _fail(exc)
+    table = Table(title=f"occlusion sweep on {ds.topology.name} ({len(conditions)} conditions, "
+                        f"{time.perf_counter() - start:.1f} s)")
+    shown = [r for r in ("eyes", "mouth", "left_half", "lower_face") if r in region_list]
+    for col in ("model", "clean", "AUC extent", *shown):
+        table.add_column(col, justify="right")
+    for model, s in summary.items():
+        auc = s["auc_extent"]
+        table.add_row(model, f"{s['clean_accuracy']:.3f}", "-" if auc is None else f"{auc:.3f}",
+                      *["-" if s["region_accuracy"].get(r) is None else f"{s['region_accuracy'][r]:.3f}" for r in shown])
+    console.print(table)
+    console.print(f"regions use each model's reference strategy (GNN: removal; flat-vector baselines: imputation); "
+                  f"all rows in {out / 'sweep.csv'}")
+
+
+def _write_sensitivity(evaluators, out: Path, seed: int) -> None:
+    import numpy as np
+
+    from .._io import write_json
+    from ..evaluation.sensitivity import occlusion_sensitivity, plot_sensitivity
+
+    maps = {}
+    for ev in evaluators:
+        res = occlusion_sensitivity(ev, seed=seed)
+        plot_sensitivity(res, ev.mean_shape, ev.topology.edges, out / f"sensitivity_{ev.name}.png",
+                         title=f"{ev.name}: accuracy drop when a patch of {res['patch_nodes']} landmarks is removed "
+                               f"({res['strategy']})")
+        maps[ev.name] = {"strategy": res["strategy"], "patch_nodes": res["patch_nodes"],
+                         "clean_accuracy": res["clean_accuracy"],
+                         "importance": [None if np.isnan(v) else round(float(v), 5) for v in res["importance"]],
+                         "class_importance": {c: [None if np.isnan(v) else round(float(v), 5) for v in m]
+                                              for c, m in res["class_importance"].items()}}
+    write_json(out / "sensitivity.json", maps)

@@ -45,6 +45,9 @@ class GraphClassifier(nn.Module):
             size added to its input (landmark graphs have fixed node identities that plain message passing
             cannot see; FINDINGS: +0.13 accuracy apex-only on CK+ lands).
         node_embedding: size of that identity embedding (0 = off).
+        visibility: add a binary visibility input channel (1 = landmark seen, 0 = occluded and its
+            coordinates zeroed: the ``masking`` strategy of :mod:`fer_graph.occlusion`). Forward takes it as
+            ``visible``; absent, every node counts as seen (present nodes, under a ``mask``).
         backend: ``"pyg"`` (PyG convolutions on a flat batch of arbitrary graphs) or ``"fast"``
             (:mod:`fer_graph.models.fast`: dense ``(B, V, F)`` batches of graphs sharing one topology,
             optional node masks). Both have the same parameters and ``state_dict`` keys, so weights move
@@ -52,11 +55,13 @@ class GraphClassifier(nn.Module):
 
     Shapes:
         ``backend="pyg"``: forward(x ``(N, F)``, edge_index ``(2, E)`` of the batch, batch ``(N,)``,
-        node_id ``(N,)`` optional, graph_attr ``(B, A)`` optional) -> logits ``(B, C)``.
+        node_id ``(N,)`` optional, graph_attr ``(B, A)`` optional, visible ``(N,)`` bool optional)
+        -> logits ``(B, C)``.
 
         ``backend="fast"``: forward(x ``(B, V, F)``, edge_index ``(2, E)`` of one graph or a
         :class:`~fer_graph.models.fast.FixedGraph`, graph_attr=``(B, A)`` optional,
-        mask=``(B, V)`` bool optional, True = node present) -> logits ``(B, C)``. Node ids are the
+        mask=``(B, V)`` bool optional, True = node present, visible=``(B, V)`` bool optional)
+        -> logits ``(B, C)``. Node ids are the
         positions ``0..V-1``; a masked node is treated as deleted (as the PyG path on the subgraph with
         ``node_id`` of the kept nodes). Every graph needs at least one present node.
 
@@ -69,7 +74,7 @@ class GraphClassifier(nn.Module):
                  num_layers: int = 3, heads: int = 4, dropout: float = 0.3, residual: bool = True,
                  norm: str = "layer", readout: str = "mean+max", graph_channels: int = 0,
                  num_nodes: int | None = None, node_embedding: int = 0, backend: str = "pyg",
-                 standardize: str = "channel") -> None:
+                 standardize: str = "channel", visibility: bool = False) -> None:
         super().__init__()
         if backend not in _BACKENDS:
             raise ValueError(f"GraphClassifier: backend={backend!r}; expected one of {_BACKENDS}")
@@ -87,7 +92,7 @@ class GraphClassifier(nn.Module):
         self.hidden_channels, self.num_layers, self.heads = hidden_channels, num_layers, heads
         self.dropout, self.residual, self.norm_type, self.readout = dropout, residual, norm, readout
         self.graph_channels, self.num_nodes, self.node_embedding_dim = graph_channels, num_nodes, node_embedding
-        self.backend = backend
+        self.backend, self.visibility = backend, visibility
         fast = backend == "fast"
 
         if standardize not in ("channel", "node"):
@@ -101,7 +106,7 @@ class GraphClassifier(nn.Module):
         self.register_buffer("g_mean", torch.zeros(graph_channels))
         self.register_buffer("g_std", torch.ones(graph_channels))
         self.node_embedding = nn.Embedding(num_nodes, node_embedding) if node_embedding else None
-        self.input = nn.Linear(in_channels + node_embedding, hidden_channels)
+        self.input = nn.Linear(in_channels + node_embedding + int(visibility), hidden_channels)
         self.convs = nn.ModuleList()
         self.norms = nn.ModuleList()
         for _ in range(num_layers):
@@ -146,12 +151,12 @@ class GraphClassifier(nn.Module):
 
     def forward(self, x: Tensor, edge_index: Tensor | FixedGraph, batch: Tensor | None = None,
                 node_id: Tensor | None = None, graph_attr: Tensor | None = None, num_graphs: int | None = None,
-                *, mask: Tensor | None = None) -> Tensor:
+                *, mask: Tensor | None = None, visible: Tensor | None = None) -> Tensor:
         if self.backend == "fast":
             if batch is not None or node_id is not None:
                 raise ValueError("GraphClassifier(backend='fast'): forward takes dense x (B, V, F) and one graph's "
                                  "edge_index, not batch/node_id")
-            return self._forward_dense(x, edge_index, graph_attr, mask)
+            return self._forward_dense(x, edge_index, graph_attr, mask, visible)
         if batch is None or mask is not None or x.dim() != 2:
             raise ValueError("GraphClassifier(backend='pyg'): forward takes flat x (N, F), edge_index and batch; "
                              "no mask (pass the subgraph)")
@@ -165,6 +170,9 @@ class GraphClassifier(nn.Module):
             if node_id is None:
                 raise ValueError("GraphClassifier: node_embedding is on, so forward needs node_id")
             h = torch.cat([h, self.node_embedding(node_id)], dim=-1)
+        if self.visibility:
+            vis = torch.ones(len(h), 1) if visible is None else visible.reshape(-1, 1)
+            h = torch.cat([h, vis.to(h.dtype)], dim=-1)
         h = self.input(h)
         for conv, norm in zip(self.convs, self.norms):
             out = F.dropout(F.elu(norm(conv(h, edge_index))), p=self.dropout, training=self.training)
@@ -187,7 +195,7 @@ class GraphClassifier(nn.Module):
         return self._head(pooled, graph_attr)
 
     def _forward_dense(self, x: Tensor, edge_index: Tensor | FixedGraph, graph_attr: Tensor | None,
-                       mask: Tensor | None) -> Tensor:
+                       mask: Tensor | None, visible: Tensor | None = None) -> Tensor:
         if x.dim() != 3:
             raise ValueError(f"GraphClassifier(backend='fast'): x must be (B, V, F), got shape {tuple(x.shape)}")
         b, v, _ = x.shape
@@ -201,6 +209,10 @@ class GraphClassifier(nn.Module):
         h = (x - self.x_mean) / self.x_std
         if self.node_embedding is not None:
             h = torch.cat([h, self.node_embedding.weight.expand(b, -1, -1)], dim=-1)
+        if self.visibility:
+            vis = visible if visible is not None else mask
+            vis = h.new_ones(b, v, 1) if vis is None else vis.reshape(b, v, 1).to(h.dtype)
+            h = torch.cat([h, vis], dim=-1)
         h = self.input(h)
         for conv, norm in zip(self.convs, self.norms):
             out = conv(h, graph, mask)

@@ -33,8 +33,11 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, meta: dict[
         torch.save(payload, tmp)
 
 
-def load_checkpoint(path: str | os.PathLike) -> tuple[torch.nn.Module, dict[str, Any]]:
+def load_checkpoint(path: str | os.PathLike, *, backend: str | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Rebuild the model of a checkpoint (``weights_only=True``) in eval mode.
+
+    ``backend`` (``"pyg"`` or ``"fast"``) picks the layer implementation; both load the same weights.
+    ``None`` keeps the model's default (PyG).
 
     Raises:
         FileNotFoundError: no such file.
@@ -47,7 +50,10 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[torch.nn.Module, dict[str,
     if not isinstance(payload, dict) or "state_dict" not in payload or "meta" not in payload:
         raise CheckpointMismatchError(f"{path}: not a fer-graph checkpoint (no state_dict/meta)")
     meta = payload["meta"]
-    model = get_model(meta["arch"], **meta["model_kwargs"])
+    kwargs = dict(meta["model_kwargs"])
+    if backend is not None:
+        kwargs["backend"] = backend
+    model = get_model(meta["arch"], **kwargs)
     model.load_state_dict(payload["state_dict"])
     model.eval()
     return model, meta

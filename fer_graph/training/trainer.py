@@ -47,6 +47,9 @@ class TrainConfig:
             :mod:`fer_graph.models.fast` and fused AdamW; same weights; on 468-node graphs about 2x faster
             training and 2.5-5x faster inference on CPU, ``experiments/bench_speed.py``). Not stored in the
             checkpoint's model kwargs: either backend loads the weights.
+        mask_augment: probability that a training graph is occluded (a random region preset, BFS patch or
+            node dropout, :func:`fer_graph.occlusion.augment.random_occlusion`), half of them by node removal
+            and half by feature masking; > 0 gives the model a visibility input. Fast backend only.
     """
 
     arch: str = "gat"
@@ -77,6 +80,7 @@ class TrainConfig:
     seed: int = 0
     backend: str = "fast"
     standardize: str = "channel"
+    mask_augment: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,7 +92,8 @@ class TrainConfig:
         return {"in_channels": in_channels, "num_classes": num_classes, "hidden_channels": self.hidden,
                 "num_layers": self.layers, "heads": self.heads, "dropout": self.dropout,
                 "node_embedding": self.node_embedding, "num_nodes": num_nodes, "readout": self.readout,
-                "norm": self.norm, "graph_channels": graph_channels, "standardize": self.standardize, **self.extra}
+                "norm": self.norm, "graph_channels": graph_channels, "standardize": self.standardize,
+                **({"visibility": True} if self.mask_augment > 0 else {}), **self.extra}
 
 
 @dataclass
@@ -117,10 +122,13 @@ def _epoch_order(y: np.ndarray, balance: str, gen: torch.Generator) -> Tensor:
 
 
 def _logits(model: torch.nn.Module, xb: Tensor, ga: Tensor | None, topology: Topology,
-            batcher: FixedTopologyBatcher | None) -> Tensor:
+            batcher: FixedTopologyBatcher | None, *, mask: Tensor | None = None,
+            visible: Tensor | None = None) -> Tensor:
     """Logits of dense ``xb`` ``(B, V, F)``: as is for the fast backend, else through ``batcher``."""
     if batcher is None:
-        return model(xb, topology.edge_index, graph_attr=ga)
+        return model(xb, topology.edge_index, graph_attr=ga, mask=mask, visible=visible)
+    if mask is not None or visible is not None:
+        raise ValueError("node masks and visibility need the fast backend (--backend fast)")
     flat, ei, batch, node_id = batcher(xb)
     return model(flat, ei, batch, node_id, ga, num_graphs=len(xb))
 
@@ -133,15 +141,21 @@ def _batcher(model: torch.nn.Module, topology: Topology) -> FixedTopologyBatcher
 
 @torch.no_grad()
 def predict_proba(model: torch.nn.Module, x: Tensor, graph_attr: Tensor | None, topology: Topology,
-                  *, batch_size: int = 256) -> Tensor:
-    """Class probabilities ``(G, C)`` for dense features ``x`` ``(G, V, F)`` (eval mode, no grad)."""
+                  *, batch_size: int = 256, mask: Tensor | None = None, visible: Tensor | None = None) -> Tensor:
+    """Class probabilities ``(G, C)`` for dense features ``x`` ``(G, V, F)`` (eval mode, no grad).
+
+    ``mask`` ``(G, V)`` bool (True = node present; absent nodes are removed) and ``visible`` ``(G, V)`` bool
+    (the visibility input of models built with one) need the fast backend.
+    """
     model.eval()
     batcher = _batcher(model, topology)
     out = []
     for start in range(0, len(x), batch_size):
-        xb = x[start:start + batch_size]
-        ga = graph_attr[start:start + batch_size] if graph_attr is not None else None
-        out.append(torch.softmax(_logits(model, xb, ga, topology, batcher), dim=-1))
+        sl = slice(start, start + batch_size)
+        ga = graph_attr[sl] if graph_attr is not None else None
+        logits = _logits(model, x[sl], ga, topology, batcher, mask=None if mask is None else mask[sl],
+                         visible=None if visible is None else visible[sl])
+        out.append(torch.softmax(logits, dim=-1))
     return torch.cat(out) if out else torch.zeros(0, getattr(model, "num_classes", 0))
 
 
@@ -164,8 +178,14 @@ def fit_gnn(x: Tensor, graph_attr: Tensor | None, y: np.ndarray, train_idx: np.n
     Returns:
         ``(model at its best validation epoch, epoch logs, model kwargs)``.
     """
+    if config.mask_augment and config.backend != "fast":
+        raise ValueError("--mask-augment needs the fast backend (node masks); got backend "
+                         f"{config.backend!r}")
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
+    mask_rng = np.random.default_rng(config.seed)
+    if config.mask_augment:
+        from ..occlusion.augment import random_occlusion
     kwargs = config.model_kwargs(x.shape[-1], num_classes, 0 if graph_attr is None else graph_attr.shape[-1],
                                  topology.num_nodes)
     model = get_model(config.arch, **{**kwargs, "backend": config.backend})
@@ -200,7 +220,13 @@ def fit_gnn(x: Tensor, graph_attr: Tensor | None, y: np.ndarray, train_idx: np.n
                 xb = random_augment(xb, perm=perm, dims=dims, generator=gen, p_mirror=config.p_mirror,
                                     rotate_deg=config.rotate_deg, scale=config.scale, noise=config.noise)
             ga = graph_attr[idx] if graph_attr is not None else None
-            logits = _logits(model, xb, ga, topology, batcher)
+            present = visible = None
+            if config.mask_augment:
+                occ = torch.from_numpy(random_occlusion(topology, len(idx), config.mask_augment, mask_rng))
+                removed = occ & torch.from_numpy(mask_rng.random(len(idx)) < 0.5)[:, None]
+                xb = xb.masked_fill(occ[..., None], 0.0)
+                present, visible = (~removed if removed.any() else None), ~occ
+            logits = _logits(model, xb, ga, topology, batcher, mask=present, visible=visible)
             loss = F.cross_entropy(logits, y_t[idx], weight=weight, label_smoothing=config.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
