@@ -34,6 +34,9 @@ class ExpressionModel:
 
     Args:
         run: a run directory written by ``fer-graph train`` (GNN architectures).
+        folds: load only these fold models (e.g. ``[0]``: one graph pass per face instead of k);
+            ``None`` = all.
+        backend: layer implementation, ``"fast"`` (default; dense fixed-topology layers) or ``"pyg"``.
 
     Attributes:
         classes: class names, in the order of probability columns.
@@ -41,17 +44,24 @@ class ExpressionModel:
         features: the :class:`~fer_graph.graphs.features.FeatureSpec` they were trained on.
 
     Raises:
-        RunNotFoundError: no such run or no ``checkpoints/fold_*.pt`` in it.
+        RunNotFoundError: no such run, no ``checkpoints/fold_*.pt`` in it, or a requested fold missing.
     """
 
-    def __init__(self, run: str | os.PathLike) -> None:
+    def __init__(self, run: str | os.PathLike, *, folds: Sequence[int] | None = None,
+                 backend: str = "fast") -> None:
         run = Path(run)
         if not (run / "config.json").is_file():
             raise RunNotFoundError(f"{run}: not a fer-graph run directory (no config.json)")
         files = sorted((run / "checkpoints").glob("fold_*.pt"))
         if not files:
             raise RunNotFoundError(f"{run}: no GNN checkpoints (checkpoints/fold_*.pt); predict needs a gcn/gat run")
-        loaded = [load_checkpoint(f) for f in files]
+        if folds is not None:
+            wanted = {int(k) for k in folds}
+            files = [f for f in files if int(f.stem.split("_")[1]) in wanted]
+            if len(files) != len(wanted):
+                raise RunNotFoundError(f"{run}: folds {sorted(wanted)} requested, checkpoints exist for "
+                                       f"{[f.stem for f in sorted((run / 'checkpoints').glob('fold_*.pt'))]}")
+        loaded = [load_checkpoint(f, backend=backend) for f in files]
         self.run = run
         self.models = [m for m, _ in loaded]
         self.meta: dict[str, Any] = loaded[0][1]
@@ -172,6 +182,9 @@ class ExpressionModel:
         return probs, kept, skipped, raw
 
 
-def load_model(run: str | os.PathLike) -> ExpressionModel:
-    """Load a trained run for prediction: ``fer_graph.load_model("runs/gat").predict_images([...])``."""
-    return ExpressionModel(run)
+def load_model(run: str | os.PathLike, *, folds: Sequence[int] | None = None, backend: str = "fast") -> ExpressionModel:
+    """Load a trained run for prediction: ``fer_graph.load_model("runs/gat").predict_images([...])``.
+
+    ``folds=[0]`` loads one fold model instead of averaging all k (k times less graph compute per face).
+    """
+    return ExpressionModel(run, folds=folds, backend=backend)

@@ -60,3 +60,15 @@ def test_evaluate_on_a_dataset_with_a_class_the_run_never_saw(ck48_run, ck48_sub
     m = evaluate_run(ck48_run, ds, tmp_path / "ev")
     assert m["absent_from_training"] == ["fear"] and m["n_unscorable"] == 2 and m["n"] == 18
     assert (tmp_path / "ev" / "predictions.csv").read_text().count("\n") == 21
+
+
+def test_one_fold_model_and_backends(ck48_run, ck48_graphs):
+    both = load_model(ck48_run)
+    one = load_model(ck48_run, folds=[1])
+    assert len(both.models) == 2 and len(one.models) == 1
+    p_fast = one.predict_dataset(ck48_graphs)
+    p_pyg = load_model(ck48_run, folds=[1], backend="pyg").predict_dataset(ck48_graphs)
+    np.testing.assert_allclose(p_fast, p_pyg, atol=1e-5)
+    assert not np.allclose(p_fast, both.predict_dataset(ck48_graphs))  # the ensemble averages two models
+    with pytest.raises(RunNotFoundError, match="folds"):
+        load_model(ck48_run, folds=[5])
