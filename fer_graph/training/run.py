@@ -18,6 +18,7 @@ import csv
 import os
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from ..labels import apply_label_scheme
 from ..models import get_model, get_model_entry
 from .checkpoint import save_checkpoint
 from .splits import groups_of, holdout_split, inner_split, subject_kfold
-from .trainer import EpochLog, TrainConfig, fit_gnn, predict_proba
+from .trainer import EpochLog, TrainConfig, fit_gnn, predict_proba, resolve_standardize
 
 __all__ = ["train", "dataset_name"]
 
@@ -115,6 +116,8 @@ def train(ds: FaceGraphDataset, config: TrainConfig, out_dir: str | os.PathLike,
         if need not in ds.meta["attributes"]:
             raise ValueError(f"--arch {config.arch} needs {need!r}, which {dataset_name(ds)} "
                              f"({ds.meta['source']}) does not have")
+    if config.standardize == "auto":
+        config = replace(config, standardize=resolve_standardize(config.standardize, spec.node))
     x_all = spec.node_features(ds)
     ga_all = spec.graph_features(ds)
     classes, y_kept, keep = apply_label_scheme(ds.classes, ds.tensor("y").numpy(), config.labels, config.exclude)
@@ -160,8 +163,6 @@ def train(ds: FaceGraphDataset, config: TrainConfig, out_dir: str | os.PathLike,
             if refit:
                 # retrain on every training subject (inner-train + validation) for the epoch count the
                 # validation split chose; the schedule is the same length, so the run ends where selection did
-                from dataclasses import replace
-
                 model, refit_logs, kwargs = fit_gnn(
                     x, ga, y, np.sort(np.concatenate([itr, iva])), np.array([], dtype=np.int64),
                     topology=ds.topology, num_classes=len(classes), config=replace(config, epochs=best_epoch),
