@@ -81,8 +81,9 @@ def _plot_regions(df, path: Path) -> None:
         ax.set_ylabel("accuracy")
         ax.set_title(f"occluded region, strategy: {strategy} (dashed: clean)")
         ax.grid(axis="y", alpha=0.3)
-    axes[0, 0].legend(fontsize=8, ncol=min(4, len(models)))
-    fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(6, len(models)), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
@@ -96,9 +97,15 @@ def _plot_curve(df, path: Path, *, kind: str) -> None:
         panels = [("all", "none")] if (df.noise > 0).any() else []
     if not panels:
         return
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
-    for ax, (region, strategy) in zip(axes[0], panels):
-        for model in dict.fromkeys(df.model):
+    cols = min(3, len(panels))
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows + 0.6), squeeze=False)
+    for ax in axes.ravel()[len(panels):]:
+        ax.axis("off")
+    models = list(dict.fromkeys(df.model))
+    colors = {m: f"C{i % 10}" for i, m in enumerate(models)}
+    for ax, (region, strategy) in zip(axes.ravel(), panels):
+        for model in models:
             clean = df[(df.model == model) & (df.region == "none")]
             if kind == "extent":
                 sub = df[(df.model == model) & (df.region == region) & (df.strategy == strategy)]
@@ -111,7 +118,7 @@ def _plot_curve(df, path: Path, *, kind: str) -> None:
             x = np.concatenate([[0.0], xs.to_numpy()])
             y = np.concatenate([clean.accuracy.to_numpy()[:1], ys.to_numpy()])
             order = np.argsort(x)
-            ax.plot(x[order], y[order], marker="o", ms=3, label=model)
+            ax.plot(x[order], y[order], marker="o", ms=3, label=model, color=colors[model])
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
         ax.set_ylabel("accuracy")
@@ -121,8 +128,9 @@ def _plot_curve(df, path: Path, *, kind: str) -> None:
         else:
             ax.set_xlabel("landmark noise sigma (IOD)")
             ax.set_title("Gaussian landmark noise", fontsize=9)
-    axes[0, 0].legend(fontsize=7)
-    fig.tight_layout()
+    handles = [plt.Line2D([], [], color=colors[m], marker="o", ms=3, label=m) for m in models]
+    fig.legend(handles=handles, loc="lower center", ncol=min(6, len(models)), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.6 / (3.4 * rows + 0.6) + 0.02, 1, 1))
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
