@@ -25,14 +25,15 @@ install: $(BIN)/fer-graph
 
 RUNS ?= runs
 
-# Main job: build every graph dataset from the real data, then train the GAT and the baselines it must beat
-# on CK+ lands (subject-independent 10-fold) and print the results table (runs/ck_lands/results.md).
+# Main job: build every graph dataset from the real data; on CK+ lands (subject-independent 10-fold) train the
+# GAT, the mask-augmented GAT and the SVM / logistic-regression baselines, sweep them all over the occlusion
+# conditions, and write the report to runs/ck_lands/ (occlusion.md tables, sweep/ CSV, JSON and plots).
 main: install
 	$(BIN)/fer-graph build-graphs --source ck-lands --root ck_lands/CK+ --out $(OUT)/ck_lands
 	$(BIN)/fer-graph build-graphs --source mediapipe --root ck48 --out $(OUT)/ck48
 	$(BIN)/fer-graph build-graphs --source mediapipe --root fer2013 --out $(OUT)/fer2013
-	$(BIN)/python experiments/study.py --data $(OUT)/ck_lands --out $(RUNS)/ck_lands \
-		--archs gat svm logreg --features apex+disp --refit
+	$(BIN)/python experiments/occlusion_study.py --data $(OUT)/ck_lands --out $(RUNS)/ck_lands \
+		--models gat,gat_mask,svm,logreg --sensitivity
 
 test: install
 	$(BIN)/python -m pytest -q
