@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mask-augment", type=float, default=0.5, help="P of the mask-augmented GNN")
     ap.add_argument("--epochs", type=int, default=150)
     ap.add_argument("--folds", type=int, default=10)
-    ap.add_argument("--standardize", default="auto", help="auto, channel or node (GNNs)")
+    ap.add_argument("--standardize", default="node", help="node (default) or channel (GNNs)")
     ap.add_argument("--features", default=None)
     ap.add_argument("--no-refit", action="store_true", help="GNNs without --refit")
     ap.add_argument("--seed", type=int, default=0)

@@ -40,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--backend", default="fast", choices=["fast", "pyg"])
-    p.add_argument("--standardize", default="channel", choices=["auto", "channel", "node"])
+    p.add_argument("--standardize", default="channel", choices=["channel", "node"],
+                   help="GNNs; the package default is node, this script keeps channel so the cached runs of the "
+                        "first tables keep their names (node runs get a _nodestd suffix)")
     p.add_argument("--refit", action="store_true", help="GNNs: retrain on all training subjects at the chosen epoch")
     p.add_argument("--quick", action="store_true", help="3 folds, 5 epochs: a smoke run")
     args = p.parse_args(argv)

@@ -138,7 +138,7 @@ def train_cmd(
     layers: Annotated[int, typer.Option("--layers", min=1)] = 3,
     readout: Annotated[Optional[str], typer.Option("--readout", help="mean+max, attention, flatten, mean+max+flatten")] = None,
     augment: Annotated[bool, typer.Option("--augment/--no-augment")] = True,
-    standardize: Annotated[str, typer.Option("--standardize", help="auto (node unless the features hold displacements), channel, or node: deviations from the training mean face")] = "auto",
+    standardize: Annotated[str, typer.Option("--standardize", help="node: deviations from the training mean face, per landmark (default); channel: one mean/std per coordinate channel")] = "node",
     backend: Annotated[str, typer.Option("--backend", help="GNN layers: fast (dense fixed-topology, default) or pyg")] = "fast",
     refit: Annotated[bool, typer.Option("--refit", help="GNNs: retrain on all training subjects at the epoch early stopping chose")] = False,
     mask_augment: Annotated[float, typer.Option("--mask-augment", min=0.0, max=1.0, help="GNNs: probability of occluding a training graph (random region, BFS patch or node dropout; removal or masking); adds a visibility input")] = 0.0,

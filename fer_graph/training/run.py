@@ -33,7 +33,7 @@ from ..labels import apply_label_scheme
 from ..models import get_model, get_model_entry
 from .checkpoint import save_checkpoint
 from .splits import groups_of, holdout_split, inner_split, subject_kfold
-from .trainer import EpochLog, TrainConfig, fit_gnn, predict_proba, resolve_standardize
+from .trainer import EpochLog, TrainConfig, fit_gnn, predict_proba
 
 __all__ = ["train", "dataset_name"]
 
@@ -116,8 +116,6 @@ def train(ds: FaceGraphDataset, config: TrainConfig, out_dir: str | os.PathLike,
         if need not in ds.meta["attributes"]:
             raise ValueError(f"--arch {config.arch} needs {need!r}, which {dataset_name(ds)} "
                              f"({ds.meta['source']}) does not have")
-    if config.standardize == "auto":
-        config = replace(config, standardize=resolve_standardize(config.standardize, spec.node))
     x_all = spec.node_features(ds)
     ga_all = spec.graph_features(ds)
     classes, y_kept, keep = apply_label_scheme(ds.classes, ds.tensor("y").numpy(), config.labels, config.exclude)

@@ -79,14 +79,11 @@ def test_refit_retrains_on_all_training_subjects(tmp_path, ck_small):
     assert m["refit"] is True and m["per_fold"][0]["epochs"] == 4 + ckpt["best_epoch"]
 
 
-def test_auto_standardization_follows_the_features(tmp_path, ck_small):
-    from fer_graph.training import resolve_standardize
-
-    assert resolve_standardize("auto", ("apex", "disp")) == "channel"
-    assert resolve_standardize("auto", ("apex",)) == "node" and resolve_standardize("channel", ("apex",)) == "channel"
-    with pytest.raises(ValueError, match="standardize"):
-        resolve_standardize("global", ("apex",))
-    train(ck_small, TrainConfig(arch="gcn", epochs=1, folds=2, hidden=8, layers=1, features="apex"), tmp_path / "a")
+def test_default_standardization_is_per_landmark(tmp_path, ck_small):
+    train(ck_small, TrainConfig(arch="gcn", epochs=1, folds=2, hidden=8, layers=1), tmp_path / "a")
     cfg = json.loads((tmp_path / "a" / "config.json").read_text())["config"]
-    _, meta = load_checkpoint(tmp_path / "a" / "checkpoints" / "fold_00.pt")
+    model, meta = load_checkpoint(tmp_path / "a" / "checkpoints" / "fold_00.pt")
     assert cfg["standardize"] == "node" and meta["model_kwargs"]["standardize"] == "node"
+    assert tuple(model.x_mean.shape) == (68, 4)  # one mean per landmark and channel (apex+disp)
+    with pytest.raises(ValueError, match="standardize"):
+        train(ck_small, TrainConfig(arch="gcn", epochs=1, folds=2, standardize="global"), tmp_path / "b")
