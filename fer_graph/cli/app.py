@@ -262,6 +262,9 @@ def occlusion_sweep_cmd(
     name: Annotated[Optional[list[str]], typer.Option("--name", help="model names in the table, one per --run [default: run folder names]")] = None,
     seed: Annotated[int, typer.Option("--seed", help="seeds patches, dropout and noise (the same for every model)")] = 0,
     sensitivity: Annotated[bool, typer.Option("--sensitivity", help="also map landmark importance: accuracy drop per small removed patch (OUT/sensitivity_<model>.png)")] = False,
+    image_occlusion: Annotated[bool, typer.Option("--image-occlusion", help="image datasets: also paint each region's occluder on the held-out images, re-run the Face Landmarker and classify (strategy 'image'; OUT/occluders.png)")] = False,
+    image_limit: Annotated[Optional[int], typer.Option("--image-limit", min=1, help="--image-occlusion: at most N held-out images per fold (seeded choice)")] = None,
+    model: Annotated[Optional[Path], typer.Option("--model", help="--image-occlusion: Face Landmarker .task file, the one the dataset was built with [default: $FER_GRAPH_FACE_LANDMARKER]")] = None,
 ) -> None:
     """Evaluate trained runs under region occlusion, occlusion extent and landmark noise (CK+ protocols: each
     fold's held-out subjects with that fold's model); writes OUT/sweep.csv, OUT/summary.json and plots."""
@@ -287,6 +290,11 @@ def occlusion_sweep_cmd(
     start = time.perf_counter()
     try:
         ds = _load_processed(data)
+        if image_occlusion and ds.meta.get("source") != "mediapipe":
+            raise ValueError(f"--image-occlusion needs a dataset built from images by the Face Landmarker (source "
+                             f"'mediapipe'); {data} has source {ds.meta.get('source')!r}")
+        if image_occlusion and not region_list:
+            raise ValueError("--image-occlusion needs at least one region (--regions)")
         evaluators = [RunEvaluator(r, ds, name=names[i] if names else None) for i, r in enumerate(run)]
         conditions = make_conditions(ds.topology, regions=region_list, strategies=strategies,
                                      extents=floats(extents, "--extents"), noise=floats(noise, "--noise"),
@@ -296,6 +304,9 @@ def occlusion_sweep_cmd(
             task = progress.add_task("sweep", total=None)
             rows = occlusion_sweep(evaluators, conditions, seed=seed,
                                    on_progress=lambda i, n: progress.update(task, completed=i, total=n))
+        image_rows = (_image_occlusion(evaluators, ds, region_list, model, image_limit, seed, out)
+                      if image_occlusion else [])
+        rows = rows + image_rows
         summary = write_sweep_report(rows, out, extra={
             "runs": [str(r) for r in run], "data": str(data), "seed": seed, "conditions": len(conditions),
             "wall_s": round(time.perf_counter() - start, 2)})
@@ -315,6 +326,39 @@ def occlusion_sweep_cmd(
     console.print(table)
     console.print(f"regions use each model's reference strategy (GNN: removal; flat-vector baselines: imputation); "
                   f"all rows in {out / 'sweep.csv'}")
+    if image_rows:
+        table = Table(title="painted occluder, faces re-detected (undetected = wrong) vs graph occlusion")
+        for col in ("model", "region", "graph (ref.)", "image", "clean (same images)", "detected", "shift IOD",
+                    "region shift IOD"):
+            table.add_column(col, justify="right")
+        for r in image_rows:
+            graph = summary[r["model"]]["region_accuracy"].get(r["region"])
+            table.add_row(r["model"], r["region"], "-" if graph is None else f"{graph:.3f}", f"{r['accuracy']:.3f}",
+                          f"{r['clean_accuracy']:.3f}", f"{r['detected']}/{r['n']}", f"{r['shift_iod']:.3f}",
+                          f"{r['region_shift_iod']:.3f}")
+        console.print(table)
+
+
+def _image_occlusion(evaluators, ds, regions, model, limit, seed, out: Path) -> list[dict]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..evaluation.image_occlusion import OccludedDetections, image_occlusion_rows, select_samples
+    from ..occlusion.image import save_occluder_gallery
+
+    rows = []
+    with OccludedDetections(ds, model_path=model) as det, Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=console, transient=True) as progress:
+        first = int(evaluators[0].sample_index[select_samples(evaluators[0], limit, seed)[0][1][0]])
+        save_occluder_gallery(det.image(first), det.clean_landmarks(first), regions, out / "occluders.png",
+                              topology=ds.topology, margin=det.margin)
+        for ev in evaluators:
+            task = progress.add_task(f"image occlusion {ev.name}", total=None)
+            rows += image_occlusion_rows(ev, ds, regions, limit=limit, seed=seed, detections=det,
+                                         on_progress=lambda i, n, t=task: progress.update(t, completed=i, total=n))
+    console.print(f"image occlusion: {det.detections} occluded images detected in {det.detect_seconds:.1f} s; "
+                  f"gallery {out / 'occluders.png'}")
+    return rows
 
 
 def _write_sensitivity(evaluators, out: Path, seed: int) -> None:

@@ -155,6 +155,8 @@ class RunEvaluator:
         self.classes, y, keep = apply_label_scheme(ds.classes, ds.tensor("y").numpy(), conf["labels"],
                                                    conf.get("exclude", []))
         kept = np.flatnonzero(keep)
+        #: dataset index of each kept sample (positions below index these)
+        self.sample_index = kept
         self.x = self.spec.node_features(ds)[kept]
         ga = self.spec.graph_features(ds)
         self.graph_attr = ga[kept] if ga is not None else None
@@ -216,26 +218,40 @@ class RunEvaluator:
             x = landmark_noise(x, noise, dims=self.dims, nodes=noise_nodes, seed=seed)
         preds = []
         for k, te, _ in self.folds:
-            model, xt = self.models[k], x[te]
+            xt = x[te]
             batch = None if occluded is None else occlude(xt, torch.from_numpy(occluded[te]), strategy,
                                                           mean_face=self.mean_faces[k])
-            if self.kind == "gnn":
-                ga = self.graph_attr[te] if self.graph_attr is not None else None
-                if batch is None:
-                    probs = predict_proba(model, xt, ga, self.topology)
-                else:
-                    visible = batch.visible if strategy == "masking" else None
-                    probs = predict_proba(model, batch.x, ga, self.topology, mask=batch.present, visible=visible)
-                preds.append(probs.argmax(1).numpy())
+            ga = self.graph_attr[te] if self.graph_attr is not None else None
+            bs = self.blendshapes[te] if self.blendshapes is not None else None
+            if batch is None:
+                preds.append(self.classify(k, xt, ga, bs))
             else:
-                xs = xt if batch is None else batch.x
-                if self.blendshapes is not None:
-                    feats = self.blendshapes[te]
-                else:
-                    parts = [xs.reshape(len(xs), -1)] + ([self.graph_attr[te]] if self.graph_attr is not None else [])
-                    feats = torch.cat(parts, dim=1).numpy()
-                preds.append(np.asarray(model.predict(feats)))
+                visible = batch.visible if strategy == "masking" else None
+                preds.append(self.classify(k, batch.x, ga, bs, mask=batch.present, visible=visible))
         return np.concatenate(preds)
+
+    @torch.no_grad()
+    def classify(self, fold: int, x: torch.Tensor, graph_attr: torch.Tensor | None = None,
+                 blendshapes: np.ndarray | None = None, *, mask: torch.Tensor | None = None,
+                 visible: torch.Tensor | None = None) -> np.ndarray:
+        """Predicted class indices ``(n,)`` of fold ``fold``'s model for ``n`` samples' features.
+
+        Args:
+            x: ``(n, V, F)`` node features (the run's feature spec).
+            graph_attr: ``(n, A)`` graph attributes, when the spec has graph tokens.
+            blendshapes: ``(n, 52)``, for the blendshape-only baselines.
+            mask, visible: ``(n, V)`` bool node masks for GNNs (see :func:`predict_proba`); scikit-learn
+                models get the (already occluded) features only.
+        """
+        model = self.models[fold]
+        if self.kind == "gnn":
+            return predict_proba(model, x, graph_attr, self.topology, mask=mask, visible=visible).argmax(1).numpy()
+        if self.blendshapes is not None:
+            feats = blendshapes
+        else:
+            parts = [x.reshape(len(x), -1)] + ([graph_attr] if graph_attr is not None else [])
+            feats = torch.cat(parts, dim=1).numpy()
+        return np.asarray(model.predict(feats))
 
     def score(self, condition: Condition, *, seed: int = 0) -> dict[str, Any]:
         """Accuracy, macro-F1, per-class recall and n of the pooled held-out samples under ``condition``."""
@@ -284,7 +300,9 @@ def summarize_sweep(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     BFS patches (extent 0 = clean) divided by the extent range, so in [0, 1] (1 = perfect at every
     extent), under the model's reference strategy (``removal`` for GNNs, ``imputation`` for models on
     flattened coordinates); ``auc_extent_by_strategy`` for every strategy and for random dropout;
-    ``region_accuracy`` per preset and strategy; ``noise_accuracy`` per sigma.
+    ``region_accuracy`` per preset (reference strategy) and ``region_accuracy_by_strategy`` per preset and
+    strategy, including ``image`` (painted occluder, re-detected: :mod:`fer_graph.evaluation.image_occlusion`)
+    when the rows hold it; ``noise_accuracy`` per sigma.
     """
     out: dict[str, Any] = {}
     for model in dict.fromkeys(r["model"] for r in rows):
@@ -301,7 +319,7 @@ def summarize_sweep(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
                     by_strategy.setdefault(s, {})[kind_name] = round(_auc(e, a), 4)
         regions: dict[str, dict[str, float]] = {}
         for r in mine:
-            if r["region"] not in ("none", "patch", "random", "all") and r["strategy"] in STRATEGIES:
+            if r["region"] not in ("none", "patch", "random", "all") and r["strategy"] in (*STRATEGIES, "image"):
                 regions.setdefault(r["region"], {})[r["strategy"]] = r["accuracy"]
         out[model] = {
             "arch": clean["arch"], "kind": kind, "clean_accuracy": clean["accuracy"],
