@@ -45,9 +45,10 @@ class GraphClassifier(nn.Module):
             size added to its input (landmark graphs have fixed node identities that plain message passing
             cannot see; FINDINGS: +0.13 accuracy apex-only on CK+ lands).
         node_embedding: size of that identity embedding (0 = off).
-        visibility: add a binary visibility input channel (1 = landmark seen, 0 = occluded and its
-            coordinates zeroed: the ``masking`` strategy of :mod:`fer_graph.occlusion`). Forward takes it as
-            ``visible``; absent, every node counts as seen (present nodes, under a ``mask``).
+        visibility: add a binary visibility input channel (1 = landmark seen, 0 = occluded: the ``masking``
+            strategy of :mod:`fer_graph.occlusion`). Forward takes it as ``visible``; absent, every node counts
+            as seen (present nodes, under a ``mask``). Whenever ``visible`` is passed (with or without this
+            channel), the standardized features of unseen landmarks are set to 0, i.e. to the training mean.
         backend: ``"pyg"`` (PyG convolutions on a flat batch of arbitrary graphs) or ``"fast"``
             (:mod:`fer_graph.models.fast`: dense ``(B, V, F)`` batches of graphs sharing one topology,
             optional node masks). Both have the same parameters and ``state_dict`` keys, so weights move
@@ -166,6 +167,8 @@ class GraphClassifier(nn.Module):
             h = (x - self.x_mean[node_id]) / self.x_std[node_id]
         else:
             h = (x - self.x_mean) / self.x_std
+        if visible is not None:  # occluded features are zero in standardized space (see _forward_dense)
+            h = h.masked_fill(~visible.reshape(-1, 1), 0.0)
         if self.node_embedding is not None:
             if node_id is None:
                 raise ValueError("GraphClassifier: node_embedding is on, so forward needs node_id")
@@ -207,6 +210,11 @@ class GraphClassifier(nn.Module):
                 raise ValueError(f"GraphClassifier: mask must be bool {(b, v)}, got {mask.dtype} {tuple(mask.shape)}")
             x = x.masked_fill(~mask[..., None], 0.0)
         h = (x - self.x_mean) / self.x_std
+        if visible is not None:
+            # feature masking: occluded landmarks get 0 in the model's standardized input space (the training
+            # mean, per channel or per landmark). A raw 0 would sit tens of standard deviations away under
+            # per-landmark statistics; this keeps masked inputs in range for either standardization.
+            h = h.masked_fill(~visible[..., None], 0.0)
         if self.node_embedding is not None:
             h = torch.cat([h, self.node_embedding.weight.expand(b, -1, -1)], dim=-1)
         if self.visibility:

@@ -10,8 +10,11 @@ Strategies:
 - ``removal``: the occluded nodes and their edges are deleted (a true subgraph). Expressed as a node mask
   that the fast GNN layers honour exactly as the PyG layers on the subgraph; coordinates of removed nodes
   are zeroed so nothing can leak. Not defined for models on flattened coordinates (SVM, MLP...).
-- ``masking``: coordinates of occluded nodes are set to 0 (the face centre in IOD units), the topology is
-  kept, and a binary visibility feature (1 = seen) is available to models built with a visibility input.
+- ``masking``: coordinates of occluded nodes are set to 0, the topology is kept, and a binary visibility
+  feature (1 = seen) goes with them. GNNs receive ``visible`` and zero the occluded landmarks in their
+  standardized input space (the training mean; with per-landmark statistics a raw 0 would be an outlier of
+  tens of standard deviations) and feed the visibility to models built with a visibility input; models on
+  flattened coordinates see the raw zero-fill (0 = the face centre in IOD units).
 - ``imputation``: occluded coordinates are replaced by the aligned mean face of the training data
   (``mean_face`` ``(V, F)``, per fold under k-fold protocols).
 """

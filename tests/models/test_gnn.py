@@ -68,3 +68,32 @@ def test_node_standardization_is_per_landmark_and_backend_independent():
     torch.testing.assert_close(fast(x, IBUG68.edge_index), out_pyg, atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="standardize="):
         GraphClassifier(2, 3, standardize="graph")
+
+
+@pytest.mark.parametrize("backend", ["fast", "pyg"])
+def test_masked_landmarks_are_zero_in_standardized_space(backend):
+    """Feature masking must not feed raw zeros through per-landmark statistics (20-sigma outliers)."""
+    from fer_graph.graphs.batching import FixedTopologyBatcher
+    from fer_graph.graphs.topology import IBUG68
+
+    torch.manual_seed(0)
+    model = GraphClassifier(4, 3, conv="gat", hidden_channels=16, num_layers=2, heads=2, num_nodes=68,
+                            node_embedding=4, readout="flatten", standardize="node", visibility=True,
+                            backend=backend).eval()
+    train = torch.randn(50, 68, 4) * 0.05 + torch.randn(68, 4)
+    model.set_standardization(train)
+    x = train[:3].clone()
+    visible = torch.ones(3, 68, dtype=torch.bool)
+    visible[:, 48:] = False
+    zeroed = x.masked_fill(~visible[..., None], 0.0)
+    imputed = torch.where(visible[..., None], x, model.x_mean.expand(3, -1, -1))
+
+    def run(inp, vis=visible):
+        if backend == "fast":
+            return model(inp, IBUG68.edge_index, visible=vis)
+        flat, ei, batch, nid = FixedTopologyBatcher(IBUG68.edge_index, 68)(inp)
+        return model(flat, ei, batch, nid, num_graphs=3, visible=None if vis is None else vis.reshape(-1))
+
+    with torch.no_grad():
+        torch.testing.assert_close(run(zeroed), run(imputed))
+        assert not torch.allclose(run(x, None), run(zeroed))  # occlusion changes the output
