@@ -99,7 +99,8 @@ class Occlude(BaseTransform):
         append_visibility: ``masking`` also appends the visibility as a feature column.
 
     Raises:
-        ValueError: unknown region / topology / strategy, or neither ``region`` nor ``nodes``.
+        ValueError: unknown region / topology / strategy, neither ``region`` nor ``nodes``, or ``nodes``
+            outside the topology (e.g. MediaPipe indices on a 68-point graph).
     """
 
     def __init__(self, region: str | None, topology: Topology | str, strategy: str = "removal", *,
@@ -110,6 +111,9 @@ class Occlude(BaseTransform):
             raise ValueError("Occlude: give exactly one of region and nodes")
         self.region = region
         self.nodes = get_region(region, self.topology) if region is not None else np.asarray(nodes, dtype=np.int64)
+        if self.nodes.size and (self.nodes.min() < 0 or self.nodes.max() >= self.topology.num_nodes):
+            raise ValueError(f"Occlude: landmark indices {self.nodes.min()}..{self.nodes.max()} do not fit "
+                             f"{self.topology.name} ({self.topology.num_nodes} landmarks); a region of another topology?")
         self.strategy = check_strategy(strategy)
         self.mean_face, self.append_visibility = mean_face, append_visibility
 

@@ -55,6 +55,9 @@ def test_unknown_region_or_wrong_topology_is_a_clear_error():
         Occlude("mouth", "ibug51")
     with pytest.raises(ValueError, match="strategy"):
         Occlude("mouth", "ibug68", strategy="blur")
+    mp_mouth = get_region("mouth", "mediapipe468")
+    with pytest.raises(ValueError, match="ibug68"):
+        Occlude(None, "ibug68", nodes=mp_mouth)  # MediaPipe indices on a 68-point graph
 
 
 def test_random_transforms_reproduce_from_seed_and_vary_per_call():
