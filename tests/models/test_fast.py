@@ -219,6 +219,98 @@ def test_classifier_mask_equals_pyg_on_subgraphs(conv):
                                atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize(("conv", "readout", "norm"), [("gat", "mean+max+flatten", "layer"),
+                                                       ("gcn", "attention", "batch"), ("gatv2", "mean", "none")])
+def test_inference_chunks_equal_one_pass(conv, readout, norm):
+    """Eval-mode no-grad batches split by ``infer_chunk_nodes`` give the one-pass logits (masks, visibility,
+    graph attributes and running batch statistics included)."""
+    torch.manual_seed(11)
+    model = GraphClassifier(4, 5, conv=conv, readout=readout, norm=norm, hidden_channels=16, heads=2,
+                            graph_channels=3, num_nodes=68, node_embedding=4, visibility=True, dropout=0.3,
+                            backend="fast")
+    if norm == "batch":  # non-trivial running statistics
+        for bn in model.norms:
+            bn.running_mean.uniform_(-1, 1), bn.running_var.uniform_(0.5, 2)
+    model.eval()
+    x, ga = torch.randn(7, 68, 4), torch.randn(7, 3)
+    mask, visible = torch.rand(7, 68) > 0.2, torch.rand(7, 68) > 0.3
+    calls = []
+    model.input.register_forward_hook(lambda mod, inp, out: calls.append(len(out)))
+    model.infer_chunk_nodes = 3 * 68  # 7 graphs -> chunks of 2, 2, 3 graphs (near-equal, at most 3 each)
+    with torch.no_grad():
+        assert model._inference_chunks(7, 68) == [slice(0, 2), slice(2, 4), slice(4, 7)]
+        chunked = model(x, IBUG68.edge_index, graph_attr=ga, mask=mask, visible=visible)
+        assert calls == [2, 2, 3]
+        model.infer_chunk_nodes = 0
+        one = model(x, IBUG68.edge_index, graph_attr=ga, mask=mask, visible=visible)
+        assert calls[3:] == [7]
+    torch.testing.assert_close(chunked, one, atol=1e-6, rtol=1e-6)
+    # never with autograd, in training mode (batch statistics, dropout draws) or on broadcast inputs
+    model.infer_chunk_nodes = 68
+    calls.clear()
+    model(x, IBUG68.edge_index, graph_attr=ga, mask=mask, visible=visible)
+    with torch.no_grad():
+        model.train()
+        model(x, IBUG68.edge_index, graph_attr=ga, mask=mask, visible=visible)
+        model.eval()
+        model.head[2].train()  # one module in training mode is enough
+        model(x, IBUG68.edge_index, graph_attr=ga, mask=mask, visible=visible)
+        model.head[2].eval()
+        plain = GraphClassifier(4, 5, conv=conv, num_nodes=68, backend="fast").eval()
+        plain.infer_chunk_nodes = 68
+        plain.input.register_forward_hook(lambda mod, inp, out: calls.append(-len(out)))
+        plain(x, IBUG68.edge_index, visible=visible[:1])  # one visibility row for every graph
+    assert calls == [7, 7, 7, -7]
+    with pytest.raises(ValueError, match="mask must be bool"):  # inputs are checked before chunking
+        with torch.no_grad():
+            model(x, IBUG68.edge_index, graph_attr=ga, mask=mask[:6])
+
+
+def test_compile_inference_matches_eager(recwarn):
+    """The opt-in compiled block tail (``compile_inference``) equals the eager forward to float rounding, with
+    node masks and chunks of two sizes (a dynamic batch dimension); training forwards stay eager."""
+    from fer_graph.models import gnn
+
+    torch.manual_seed(12)
+    model = GraphClassifier(4, 5, conv="gat", readout="mean+max+flatten", hidden_channels=16, heads=2,
+                            num_nodes=68, node_embedding=4, backend="fast").eval()
+    x, mask = torch.randn(7, 68, 4), torch.rand(7, 68) > 0.2
+    model.infer_chunk_nodes = 3 * 68  # chunks of 2, 2 and 3 graphs
+    with torch.no_grad():
+        eager = model(x, IBUG68.edge_index, mask=mask)
+        model.compile_inference = True
+        compiled = model(x, IBUG68.edge_index, mask=mask)
+        compiled_one = model(x[:5], IBUG68.edge_index, mask=mask[:5])  # one pass of 5 graphs
+    assert gnn._COMPILED_POST_BLOCK is not None  # the compiled path ran
+    if gnn._COMPILED_POST_BLOCK is False:
+        pytest.skip(f"torch.compile is unavailable here: {[str(w.message) for w in recwarn]}")
+    torch.testing.assert_close(compiled, eager, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(compiled_one, eager[:5], atol=1e-5, rtol=1e-5)
+    model.train()
+    torch.manual_seed(0)
+    out = model(x, IBUG68.edge_index, mask=mask)
+    model.compile_inference = False
+    torch.manual_seed(0)
+    torch.testing.assert_close(out, model(x, IBUG68.edge_index, mask=mask), atol=0, rtol=0)
+
+
+def test_compile_inference_falls_back_to_eager(monkeypatch):
+    from fer_graph.models import gnn
+
+    def broken(*args):
+        raise RuntimeError("no C++ compiler")
+
+    monkeypatch.setattr(gnn, "_COMPILED_POST_BLOCK", broken)
+    model = GraphClassifier(4, 5, hidden_channels=16, heads=2, num_nodes=68, backend="fast").eval()
+    x = torch.randn(3, 68, 4)
+    with torch.no_grad():
+        eager = model(x, IBUG68.edge_index)
+        model.compile_inference = True
+        with pytest.warns(RuntimeWarning, match="no C\\+\\+ compiler"):
+            torch.testing.assert_close(model(x, IBUG68.edge_index), eager, atol=0, rtol=0)
+    assert gnn._COMPILED_POST_BLOCK is False
+
+
 def test_classifier_backend_errors():
     dense = GraphClassifier(4, 3, backend="fast", num_nodes=68, node_embedding=4)
     ref = GraphClassifier(4, 3)
