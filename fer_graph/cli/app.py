@@ -39,9 +39,9 @@ def build_graphs_cmd(
     source: Annotated[Source, typer.Option("--source", "-s", help="landmark source")],
     root: Annotated[Optional[Path], typer.Option(
         "--root", help="dataset folder (or CSV file); relative names are also looked up under $FER_GRAPH_DATA")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="output folder [default: data/processed/<name>]")] = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=0, help="extraction processes [default: all cores]")] = None,
-    model: Annotated[Optional[Path], typer.Option("--model", help="Face Landmarker .task file [default: $FER_GRAPH_FACE_LANDMARKER, cache, download]")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="output folder (default: data/processed/<name>)")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=0, help="extraction processes (default: all cores)")] = None,
+    model: Annotated[Optional[Path], typer.Option("--model", help="Face Landmarker .task file (default: $FER_GRAPH_FACE_LANDMARKER, cache, download)")] = None,
     align: Annotated[bool, typer.Option("--align/--no-align", help="rotate faces so the eye line is horizontal")] = True,
     include_z: Annotated[bool, typer.Option("--include-z", help="MediaPipe z as a third node coordinate")] = False,
     include_iris: Annotated[bool, typer.Option("--include-iris", help="keep the 10 iris points (478 nodes)")] = False,
@@ -250,21 +250,21 @@ def predict_cmd(
 
 @app.command("occlusion-sweep")
 def occlusion_sweep_cmd(
-    run: Annotated[list[Path], typer.Option("--run", "-r", help="run directory of fer-graph train (repeatable: models compared on the same occlusions)")],
+    run: Annotated[list[Path], typer.Option("--run", "-r", help="run directory of fer-graph train (repeat --run to compare models on the same occlusions)")],
     data: Annotated[Path, typer.Option("--data", "-d", help="the processed dataset the runs were trained on")],
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for sweep.csv, summary.json and plots")],
-    regions: Annotated[Optional[str], typer.Option("--regions", help="comma-separated region presets [default: all], or 'none'")] = None,
-    strategy: Annotated[Optional[str], typer.Option("--strategy", help="comma-separated: removal, masking, imputation [default: all three]")] = None,
+    regions: Annotated[Optional[str], typer.Option("--regions", help="comma-separated region presets (default: all), or 'none'")] = None,
+    strategy: Annotated[Optional[str], typer.Option("--strategy", help="comma-separated: removal, masking, imputation (default: all three)")] = None,
     extents: Annotated[str, typer.Option("--extents", help="comma-separated fractions of nodes for BFS patches and random dropout; '' for none")] = "0.1,0.2,0.3,0.4,0.5,0.6",
     noise: Annotated[str, typer.Option("--noise", help="comma-separated landmark noise sigmas (IOD units); '' for none")] = "0.02,0.05,0.1,0.2",
     noise_region: Annotated[str, typer.Option("--noise-region", help="restrict noise to a region preset")] = "all",
     random_dropout: Annotated[bool, typer.Option("--random-dropout/--no-random-dropout", help="also independent random node dropout at each extent")] = True,
-    name: Annotated[Optional[list[str]], typer.Option("--name", help="model names in the table, one per --run [default: run folder names]")] = None,
+    name: Annotated[Optional[list[str]], typer.Option("--name", help="model names in the table, one per --run (default: run folder names)")] = None,
     seed: Annotated[int, typer.Option("--seed", help="seeds patches, dropout and noise (the same for every model)")] = 0,
     sensitivity: Annotated[bool, typer.Option("--sensitivity", help="also map landmark importance: accuracy drop per small removed patch (OUT/sensitivity_<model>.png)")] = False,
     image_occlusion: Annotated[bool, typer.Option("--image-occlusion", help="image datasets: also paint each region's occluder on the held-out images, re-run the Face Landmarker and classify (strategy 'image'; OUT/occluders.png)")] = False,
     image_limit: Annotated[Optional[int], typer.Option("--image-limit", min=1, help="--image-occlusion: at most N held-out images per fold (seeded choice)")] = None,
-    model: Annotated[Optional[Path], typer.Option("--model", help="--image-occlusion: Face Landmarker .task file, the one the dataset was built with [default: $FER_GRAPH_FACE_LANDMARKER]")] = None,
+    model: Annotated[Optional[Path], typer.Option("--model", help="--image-occlusion: Face Landmarker .task file, the one the dataset was built with (default: $FER_GRAPH_FACE_LANDMARKER)")] = None,
 ) -> None:
     """Evaluate trained runs under region occlusion, occlusion extent and landmark noise (CK+ protocols: each
     fold's held-out subjects with that fold's model); writes OUT/sweep.csv, OUT/summary.json and plots."""
