@@ -196,19 +196,13 @@ def _features(evaluator: RunEvaluator, found: Sequence[Redetection]
               ) -> tuple[torch.Tensor, torch.Tensor | None, np.ndarray]:
     """The run's node features, graph attributes and blendshapes of re-detected faces, as the build and
     :class:`RunEvaluator` make them."""
-    pos = torch.from_numpy(np.stack([r.pos for r in found]))
-    parts = []
-    for token in evaluator.spec.node:
-        if token != "apex":  # "disp" needs a neutral onset frame: no image dataset has one
-            raise SweepError(f"{evaluator.run}: features {evaluator.spec} use {token!r}, which image occlusion "
-                             "cannot recompute from one image")
-        parts.append(pos)
-    x = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+    if "disp" in evaluator.spec.node:  # needs a neutral onset frame: no image dataset has one
+        raise SweepError(f"{evaluator.run}: features {evaluator.spec} use 'disp', which image occlusion "
+                         "cannot recompute from one image")
+    x = evaluator.spec.node_from(torch.from_numpy(np.stack([r.pos for r in found])))
     blend = np.stack([r.blendshapes for r in found]).astype(np.float32)
-    graph = [torch.from_numpy(blend) if t == "blendshapes"
-             else torch.from_numpy(np.stack([r.head_pose for r in found]).astype(np.float32)) / 90.0
-             for t in evaluator.spec.graph]
-    return x, (torch.cat(graph, dim=-1) if graph else None), blend
+    pose = torch.from_numpy(np.stack([r.head_pose for r in found]).astype(np.float32))
+    return x, evaluator.spec.graph_from(torch.from_numpy(blend), pose), blend
 
 
 def select_samples(evaluator: RunEvaluator, limit: int | None = None, seed: int = 0

@@ -103,23 +103,13 @@ class ExpressionModel:
         def norm(p: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(normalize_for_topology(p, self.topology, dims=self.dims, align=self.align)[0])
 
-        pos = norm(pts)
-        parts = []
-        for token in self.features.node:
-            if token == "apex":
-                parts.append(pos)
-            else:
-                if onset is None:
-                    raise ValueError(f"this run uses displacement features ({self.features}); pass onset=")
-                parts.append(pos - norm(np.asarray(onset, dtype=np.float32).reshape(pts.shape)))
-        x = torch.cat(parts, dim=-1)
-        graph = []
-        for token in self.features.graph:
-            value = blendshapes if token == "blendshapes" else (None if head_pose is None else np.asarray(head_pose) / 90.0)
-            if value is None:
-                raise ValueError(f"this run uses {token!r} graph features ({self.features}); pass {token}=")
-            graph.append(torch.as_tensor(np.asarray(value, dtype=np.float32).reshape(len(pts), -1)))
-        return self._predict_features(x, torch.cat(graph, dim=-1) if graph else None)
+        def per_face(a: np.ndarray | None) -> torch.Tensor | None:
+            return None if a is None else torch.as_tensor(np.asarray(a, np.float32).reshape(len(pts), -1))
+
+        onset_n = None if onset is None else norm(np.asarray(onset, np.float32).reshape(pts.shape))
+        x = self.features.node_from(norm(pts), onset_n)
+        ga = self.features.graph_from(per_face(blendshapes), per_face(head_pose))
+        return self._predict_features(x, ga)
 
     def predict_dataset(self, ds) -> np.ndarray:
         """Probabilities ``(G, C)`` for a processed dataset of the same topology and features.

@@ -72,21 +72,44 @@ class FeatureSpec:
     def graph_dims(self) -> int:
         return sum({"blendshapes": 52, "pose": 3}[t] for t in self.graph)
 
+    def node_from(self, pos: Tensor, onset: Tensor | None = None) -> Tensor:
+        """``(G, V, F)`` node features from ``pos`` ``(G, V, D)`` normalized coordinates (IOD units) and, for
+        ``disp``, ``onset`` ``(G, V, D)`` normalized neutral frames. The one place node features are assembled.
+
+        Raises:
+            ValueError: ``disp`` without ``onset``.
+        """
+        if "disp" in self.node and onset is None:
+            raise ValueError(f"features {str(self)!r} use displacements: pass onset=")
+        parts = [pos if t == "apex" else pos - onset for t in self.node]
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+
+    def graph_from(self, blendshapes: Tensor | None = None, head_pose: Tensor | None = None) -> Tensor | None:
+        """``(G, A)`` float32 graph attributes from ``blendshapes`` ``(G, 52)`` and ``head_pose`` ``(G, 3)``
+        degrees (scaled by 1/90); ``None`` when the spec has no graph token.
+
+        Raises:
+            ValueError: a needed input is missing (named).
+        """
+        parts = []
+        for token in self.graph:
+            value = blendshapes if token == "blendshapes" else (None if head_pose is None else head_pose / 90.0)
+            if value is None:
+                raise ValueError(f"features {str(self)!r} use {token!r} graph attributes: pass "
+                                 f"{'blendshapes' if token == 'blendshapes' else 'head_pose'}=")
+            parts.append(torch.as_tensor(value, dtype=torch.float32))
+        return torch.cat(parts, dim=-1) if parts else None
+
     def node_features(self, ds: FaceGraphDataset) -> Tensor:
         """``(G, V, F)`` float32 node features of every graph of ``ds`` (F = tokens x coordinate dims)."""
         self.check(ds)
-        pos = ds.tensor("pos")
-        parts = [pos if t == "apex" else pos - ds.tensor("onset") for t in self.node]
-        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+        return self.node_from(ds.tensor("pos"), ds.tensor("onset") if "disp" in self.node else None)
 
     def graph_features(self, ds: FaceGraphDataset) -> Tensor | None:
         """``(G, A)`` float32 graph-level attributes, or ``None`` when the spec has none."""
         self.check(ds)
-        if not self.graph:
-            return None
-        parts = [ds.tensor("blendshapes") if t == "blendshapes" else ds.tensor("head_pose") / 90.0
-                 for t in self.graph]
-        return torch.cat(parts, dim=-1)
+        return self.graph_from(ds.tensor("blendshapes") if "blendshapes" in self.graph else None,
+                               ds.tensor("head_pose") if "pose" in self.graph else None)
 
 
 def default_features(ds: FaceGraphDataset) -> FeatureSpec:
