@@ -35,6 +35,7 @@ from ..occlusion.noise import landmark_noise
 from ..occlusion.regions import REGION_NAMES, get_region
 from ..occlusion.strategies import STRATEGIES, check_strategy, occlude
 from ..training.checkpoint import check_compatible, load_checkpoint
+from ..training.run import flat_features
 from ..training.splits import holdout_split
 from ..training.trainer import predict_proba
 from .metrics import classification_metrics
@@ -246,11 +247,7 @@ class RunEvaluator:
         model = self.models[fold]
         if self.kind == "gnn":
             return predict_proba(model, x, graph_attr, self.topology, mask=mask, visible=visible).argmax(1).numpy()
-        if self.blendshapes is not None:
-            feats = blendshapes
-        else:
-            parts = [x.reshape(len(x), -1)] + ([graph_attr] if graph_attr is not None else [])
-            feats = torch.cat(parts, dim=1).numpy()
+        feats = flat_features(x, graph_attr, blendshapes if self.blendshapes is not None else None)
         return np.asarray(model.predict(feats))
 
     def score(self, condition: Condition, *, seed: int = 0) -> dict[str, Any]:

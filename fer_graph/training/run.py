@@ -35,7 +35,7 @@ from .checkpoint import save_checkpoint
 from .splits import groups_of, holdout_split, inner_split, subject_kfold
 from .trainer import EpochLog, TrainConfig, fit_gnn, predict_proba
 
-__all__ = ["train", "dataset_name"]
+__all__ = ["train", "dataset_name", "flat_features"]
 
 
 def dataset_name(ds: FaceGraphDataset) -> str:
@@ -177,11 +177,8 @@ def train(ds: FaceGraphDataset, config: TrainConfig, out_dir: str | os.PathLike,
         else:
             import joblib
 
-            if "blendshapes" in entry.needs:
-                feats = ds.tensor("blendshapes")[kept].numpy()
-            else:
-                parts = [x.reshape(len(x), -1)] + ([ga] if ga is not None else [])
-                feats = torch.cat(parts, dim=1).numpy()
+            feats = flat_features(x, ga, ds.tensor("blendshapes")[kept].numpy()
+                                  if "blendshapes" in entry.needs else None)
             model, params = _sklearn_fit(config.arch, feats, y, itr, iva, config)
             fit_seconds = time.perf_counter() - fold_start
             probs = _sklearn_proba(model, feats[te], len(classes))
@@ -225,6 +222,16 @@ def train(ds: FaceGraphDataset, config: TrainConfig, out_dir: str | os.PathLike,
         _plot_curves(curves, out / "curves.png")
     write_json(out / "metrics.json", metrics)
     return metrics
+
+
+def flat_features(x: torch.Tensor, graph_attr: torch.Tensor | None,
+                  blendshapes: np.ndarray | None = None) -> np.ndarray:
+    """The input of scikit-learn models: ``blendshapes`` ``(N, 52)`` for blendshape-only baselines, else the
+    flattened node features ``(N, V*F)`` followed by the graph attributes ``(N, A)``."""
+    if blendshapes is not None:
+        return blendshapes
+    parts = [x.reshape(len(x), -1)] + ([graph_attr] if graph_attr is not None else [])
+    return torch.cat(parts, dim=1).numpy()
 
 
 def _sklearn_proba(model: Any, feats: np.ndarray, num_classes: int) -> np.ndarray:
