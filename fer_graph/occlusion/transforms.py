@@ -28,6 +28,7 @@ from torch_geometric.utils import subgraph
 
 from ..graphs.topology import Topology, get_topology
 from .masks import patch_masks, random_masks
+from .noise import landmark_noise
 from .regions import get_region
 from .strategies import check_strategy
 
@@ -199,15 +200,8 @@ class LandmarkNoise(BaseTransform):
 
     def forward(self, data: Data) -> Data:
         out = data.clone()
-        if self.sigma == 0:
-            return out
-        v, f = data.x.shape
-        if f % self.dims:
-            raise ValueError(f"LandmarkNoise: {f} feature channels are not a multiple of dims={self.dims}")
-        delta = torch.randn((v, self.dims), generator=self.gen, dtype=data.x.dtype) * self.sigma
-        if self.nodes is not None:
-            delta = delta * torch.isin(_node_ids(data), self.nodes)[:, None]
-        out.x = data.x + delta.repeat(1, f // self.dims)
+        nodes = None if self.nodes is None else torch.isin(_node_ids(data), self.nodes).nonzero().view(-1)
+        out.x = landmark_noise(data.x[None], self.sigma, dims=self.dims, nodes=nodes, seed=self.gen)[0]
         return out
 
     def __repr__(self) -> str:

@@ -228,7 +228,7 @@ def fit_gnn(x: Tensor, graph_attr: Tensor | None, y: np.ndarray, train_idx: np.n
             if config.mask_augment:
                 occ = torch.from_numpy(random_occlusion(topology, len(idx), config.mask_augment, mask_rng))
                 removed = occ & torch.from_numpy(mask_rng.random(len(idx)) < 0.5)[:, None]
-                xb = xb.masked_fill(occ[..., None], 0.0)
+                # the model zeroes unseen landmarks itself (in standardized space) and ignores removed ones
                 present, visible = (~removed if removed.any() else None), ~occ
             logits = _logits(model, xb, ga, topology, batcher, mask=present, visible=visible)
             loss = F.cross_entropy(logits, y_t[idx], weight=weight, label_smoothing=config.label_smoothing)
