@@ -24,7 +24,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from fer_graph.evaluation.occlusion import RunEvaluator, make_conditions, occlusion_sweep  # noqa: E402
 from fer_graph.evaluation.occlusion_report import write_sweep_report  # noqa: E402
-from fer_graph.evaluation.sensitivity import occlusion_sensitivity, plot_sensitivity  # noqa: E402
+from fer_graph.evaluation.sensitivity import write_sensitivity_report  # noqa: E402
 from fer_graph.graphs.load import load_processed  # noqa: E402
 from fer_graph.training import TrainConfig, train  # noqa: E402
 
@@ -85,10 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         "data": args.data, "models": names, "conditions": len(conditions), "sweep_wall_s": round(sweep_s, 1),
         "mask_augment": args.mask_augment, "train_wall_s": train_s})
     if args.sensitivity:
-        for ev in evaluators:
-            res = occlusion_sensitivity(ev, seed=args.seed)
-            plot_sensitivity(res, ev.mean_shape, ev.topology.edges, out / "sweep" / f"sensitivity_{ev.name}.png",
-                             title=f"{ev.name}: accuracy drop per removed patch of {res['patch_nodes']} landmarks")
+        write_sensitivity_report(evaluators, out / "sweep", seed=args.seed)
 
     clean = ["Clean accuracy on the run's own protocol (mean ± std over folds):", "",
              "| model | accuracy | macro-F1 | train s |", "|---|---:|---:|---:|"]

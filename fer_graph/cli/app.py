@@ -311,7 +311,9 @@ def occlusion_sweep_cmd(
             "runs": [str(r) for r in run], "data": str(data), "seed": seed, "conditions": len(conditions),
             "wall_s": round(time.perf_counter() - start, 2)})
         if sensitivity:
-            _write_sensitivity(evaluators, out, seed)
+            from ..evaluation.sensitivity import write_sensitivity_report
+
+            write_sensitivity_report(evaluators, out, seed=seed)
     except (FerGraphError, ValueError, FileNotFoundError) as exc:
         _fail(exc)
     table = Table(title=f"occlusion sweep on {ds.topology.name} ({len(conditions)} conditions, "
@@ -359,23 +361,3 @@ def _image_occlusion(evaluators, ds, regions, model, limit, seed, out: Path) -> 
     console.print(f"image occlusion: {det.detections} occluded images detected in {det.detect_seconds:.1f} s; "
                   f"gallery {out / 'occluders.png'}")
     return rows
-
-
-def _write_sensitivity(evaluators, out: Path, seed: int) -> None:
-    import numpy as np
-
-    from .._io import write_json
-    from ..evaluation.sensitivity import occlusion_sensitivity, plot_sensitivity
-
-    maps = {}
-    for ev in evaluators:
-        res = occlusion_sensitivity(ev, seed=seed)
-        plot_sensitivity(res, ev.mean_shape, ev.topology.edges, out / f"sensitivity_{ev.name}.png",
-                         title=f"{ev.name}: accuracy drop when a patch of {res['patch_nodes']} landmarks is removed "
-                               f"({res['strategy']})")
-        maps[ev.name] = {"strategy": res["strategy"], "patch_nodes": res["patch_nodes"],
-                         "clean_accuracy": res["clean_accuracy"],
-                         "importance": [None if np.isnan(v) else round(float(v), 5) for v in res["importance"]],
-                         "class_importance": {c: [None if np.isnan(v) else round(float(v), 5) for v in m]
-                                              for c, m in res["class_importance"].items()}}
-    write_json(out / "sensitivity.json", maps)

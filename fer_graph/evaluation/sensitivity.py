@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from .._io import atomic_path
+from .._io import atomic_path, write_json
 from ..occlusion.masks import bfs_order, nodes_for_extent
 from .occlusion import RunEvaluator
 
-__all__ = ["occlusion_sensitivity", "plot_sensitivity"]
+__all__ = ["occlusion_sensitivity", "plot_sensitivity", "write_sensitivity_report"]
 
 
 def occlusion_sensitivity(evaluator: RunEvaluator, *, extent: float = 0.05, strategy: str | None = None,
@@ -116,3 +116,25 @@ def plot_sensitivity(result: dict[str, Any], mean_shape: np.ndarray, edges, path
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
+
+
+def write_sensitivity_report(evaluators, out_dir: str | os.PathLike, *, seed: int = 0) -> dict[str, Any]:
+    """For each run, :func:`occlusion_sensitivity` drawn to ``OUT/sensitivity_<model>.png``; all maps in
+    ``OUT/sensitivity.json`` (``{model: {strategy, patch_nodes, clean_accuracy, importance: V values,
+    class_importance: {class: V values}}}``, NaN as null). Returns that dict."""
+    out = Path(out_dir)
+
+    def values(a: np.ndarray) -> list[float | None]:
+        return [None if np.isnan(v) else round(float(v), 5) for v in a]
+
+    maps = {}
+    for ev in evaluators:
+        res = occlusion_sensitivity(ev, seed=seed)
+        plot_sensitivity(res, ev.mean_shape, ev.topology.edges, out / f"sensitivity_{ev.name}.png",
+                         title=f"{ev.name}: accuracy drop when a patch of {res['patch_nodes']} landmarks is "
+                               f"removed ({res['strategy']})")
+        maps[ev.name] = {"strategy": res["strategy"], "patch_nodes": res["patch_nodes"],
+                         "clean_accuracy": res["clean_accuracy"], "importance": values(res["importance"]),
+                         "class_importance": {c: values(m) for c, m in res["class_importance"].items()}}
+    write_json(out / "sensitivity.json", maps)
+    return maps
