@@ -46,12 +46,10 @@ from ..graphs.normalize import NormalizationParams, denormalize_landmarks, norma
 from ..occlusion.image import occluder_style, paint_occluder
 from ..occlusion.regions import get_region
 from .metrics import classification_metrics
-from .occlusion import RunEvaluator, SweepError
+from .occlusion import IMAGE_STRATEGY, RunEvaluator, SweepError
 
 __all__ = ["IMAGE_STRATEGY", "Redetection", "OccludedDetections", "image_occlusion_rows", "select_samples"]
 
-#: ``strategy`` of image-occlusion rows in ``sweep.csv``.
-IMAGE_STRATEGY = "image"
 
 
 @dataclass(frozen=True)

@@ -40,11 +40,13 @@ from ..training.splits import holdout_split
 from ..training.trainer import predict_proba
 from .metrics import classification_metrics
 
-__all__ = ["Condition", "make_conditions", "RunEvaluator", "occlusion_sweep", "summarize_sweep",
+__all__ = ["Condition", "make_conditions", "RunEvaluator", "occlusion_sweep", "summarize_sweep", "IMAGE_STRATEGY",
            "SWEEP_COLUMNS", "DEFAULT_EXTENTS", "DEFAULT_NOISE"]
 
 #: Column order of ``sweep.csv`` (scripts read these names).
 SWEEP_COLUMNS = ("model", "strategy", "region", "extent", "noise", "accuracy", "macro_f1", "n")
+#: ``strategy`` of image-occlusion rows (:mod:`fer_graph.evaluation.image_occlusion`).
+IMAGE_STRATEGY = "image"
 DEFAULT_EXTENTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 DEFAULT_NOISE = (0.02, 0.05, 0.1, 0.2)
 
@@ -316,7 +318,7 @@ def summarize_sweep(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
                     by_strategy.setdefault(s, {})[kind_name] = round(_auc(e, a), 4)
         regions: dict[str, dict[str, float]] = {}
         for r in mine:
-            if r["region"] not in ("none", "patch", "random", "all") and r["strategy"] in (*STRATEGIES, "image"):
+            if r["region"] not in ("none", "patch", "random", "all") and r["strategy"] in (*STRATEGIES, IMAGE_STRATEGY):
                 regions.setdefault(r["region"], {})[r["strategy"]] = r["accuracy"]
         out[model] = {
             "arch": clean["arch"], "kind": kind, "clean_accuracy": clean["accuracy"],
