@@ -2,7 +2,6 @@
 
 Usage:
     python experiments/bench_speed.py [--quick] [--json PATH] [--threads N] [--train-batch 32] [--tuned-malloc]
-                                      [--compile]
 
 One run times three ways of feeding the same model (the same weights) on the same random graphs:
 
@@ -27,10 +26,8 @@ paths alike):
   reported too, to separate that gain from the graph code's;
 - inference graphs/s: batch 256, eval mode, no grad (batch assembly + forward); the fast model splits such
   batches into chunks of at most ``GraphClassifier.infer_chunk_nodes`` nodes (4 x 64 graphs of 468 nodes;
-  68-node batches stay whole) and, with ``--compile``, runs each block's ``h + ELU(LayerNorm(.))`` as one
-  ``torch.compile`` kernel (``GraphClassifier.compile_inference``; the first compiled forward's seconds,
-  compilation included, are ``compile_s``). It is also timed as before both, in one eager pass
-  (``infer_chunk_nodes = 0``, ``compile_inference = False``), in the same rounds: ``infer_graphs_per_s_one_pass``,
+  68-node batches stay whole). It is also timed in one pass (``infer_chunk_nodes = 0``), in the same rounds:
+  ``infer_graphs_per_s_one_pass``,
   ``infer_speedup_vs_one_pass`` = fast / that, ``infer_chunks``;
 - latency: one graph (batch 1), eval mode, no grad, median ms;
 - peak memory: high-water mark of live tensor bytes allocated during one train step / one inference
@@ -85,8 +82,7 @@ INFER_BATCH, NUM_CLASSES = 256, 7
 class Setup:
     """One (topology, conv): data, the three models (same weights) and their step functions."""
 
-    def __init__(self, topology: Topology, conv: str, in_channels: int, graphs: int, train_batch: int,
-                 compile_inference: bool = False) -> None:
+    def __init__(self, topology: Topology, conv: str, in_channels: int, graphs: int, train_batch: int) -> None:
         cfg = TrainConfig()
         self.train_batch = train_batch
         self.topology, self.conv, v = topology, conv, topology.num_nodes
@@ -107,7 +103,6 @@ class Setup:
             m = GraphClassifier(in_channels, NUM_CLASSES, backend="fast" if path == "fast" else "pyg", **self.kwargs)
             m.load_state_dict(ref.state_dict())
             self.models[path] = m
-        self.models["fast"].compile_inference = compile_inference
         # the optimizer each path's training uses: a PyG user and fit_gnn's PyG path take the default AdamW,
         # fit_gnn's fast path the fused one
         self.opts = {p: torch.optim.AdamW(m.parameters(), lr=2e-3, fused=True if p == "fast" else None)
@@ -244,15 +239,14 @@ def matmul256_gflops(reps: int = 200) -> float:
 
 def bench(setup: Setup, rounds: int, train_steps: int, infer_batches: int, latency_reps: int) -> list[dict]:
     fast, one_pass = setup.models["fast"], []
-    chunk_nodes, compiled = fast.infer_chunk_nodes, fast.compile_inference
-    warm = {}
+    chunk_nodes = fast.infer_chunk_nodes
     for path in PATHS:  # warm-up: caches, allocator, first-call overheads (and compilation)
         setup.train_step(path)
-        warm[path] = _seconds(lambda: setup.infer(path, INFER_BATCH), 1)
+        setup.infer(path, INFER_BATCH)
         setup.infer(path, 1)
-    fast.infer_chunk_nodes, fast.compile_inference = 0, False
+    fast.infer_chunk_nodes = 0
     setup.infer("fast", INFER_BATCH)
-    fast.infer_chunk_nodes, fast.compile_inference = chunk_nodes, compiled
+    fast.infer_chunk_nodes = chunk_nodes
     train = {p: [] for p in PATHS}
     infer = {p: [] for p in PATHS}
     lat = {p: [] for p in PATHS}
@@ -261,9 +255,9 @@ def bench(setup: Setup, rounds: int, train_steps: int, infer_batches: int, laten
             train[path].append(_seconds(lambda: setup.train_step(path), train_steps))
             infer[path].append(_seconds(lambda: setup.infer(path, INFER_BATCH), infer_batches))
             lat[path].append(_seconds(lambda: setup.infer(path, 1), latency_reps))
-        fast.infer_chunk_nodes, fast.compile_inference = 0, False  # the fast path's inference as before both
+        fast.infer_chunk_nodes = 0  # the fast path's inference in one pass
         one_pass.append(_seconds(lambda: setup.infer("fast", INFER_BATCH), infer_batches))
-        fast.infer_chunk_nodes, fast.compile_inference = chunk_nodes, compiled
+        fast.infer_chunk_nodes = chunk_nodes
     rows = []
     for path in PATHS:
         rows.append({
@@ -279,8 +273,6 @@ def bench(setup: Setup, rounds: int, train_steps: int, infer_batches: int, laten
         fast.eval()
         chunks = fast._inference_chunks(INFER_BATCH, setup.topology.num_nodes)
     rows[-1]["infer_chunks"] = 1 if chunks is None else len(chunks)
-    rows[-1]["compile_inference"] = compiled
-    rows[-1]["compile_s"] = warm["fast"] if compiled else None
     rows[-1]["proj_gflops_train"] = projection_gflops(lambda: setup.train_step("fast"))
     rows[-1]["adamw_ms"] = adamw_ms(setup.models["fast"])
     return rows
@@ -310,8 +302,7 @@ def summary(rows: list[dict], mm256: float) -> dict:
         "infer_speedup": fast["infer_graphs_per_s"] / pyg["infer_graphs_per_s"],
         "infer_graphs_per_s_one_pass": fast["infer_graphs_per_s_one_pass"],
         "infer_speedup_vs_one_pass": fast["infer_graphs_per_s"] / fast["infer_graphs_per_s_one_pass"],
-        "infer_chunks": fast["infer_chunks"], "compile_inference": fast["compile_inference"],
-        "compile_s": fast["compile_s"],
+        "infer_chunks": fast["infer_chunks"],
         "latency_ms_b1": fast["latency_ms_b1"],
         "latency_speedup": pyg["latency_ms_b1"] / fast["latency_ms_b1"],
         "peak_mb_train": fast["peak_mb_train"], "peak_mb_train_pyg": pyg["peak_mb_train"],
@@ -328,8 +319,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--tuned-malloc", action="store_true", help="glibc mallopt: no mmap/trim for big tensors")
     p.add_argument("--train-batch", type=int, default=32, help="training batch size (default 32, as TrainConfig)")
-    p.add_argument("--compile", action="store_true",
-                   help="fast model: compile_inference=True (torch.compile of each block's tail in inference)")
     args = p.parse_args(argv)
     if args.tuned_malloc:
         import ctypes
@@ -347,12 +336,11 @@ def main(argv: list[str] | None = None) -> int:
         "torch": torch.__version__, "train_batch": args.train_batch, "infer_batch": INFER_BATCH, "rounds": rounds,
         "train_steps_per_round": train_steps, "infer_batches_per_round": infer_batches,
         "model": None, "in_channels": {"mediapipe468": 6, "ibug68": 4}, "quick": args.quick,
-        "tuned_malloc": args.tuned_malloc, "compile_inference": args.compile}, "matmul256_gflops": mm256,
+        "tuned_malloc": args.tuned_malloc}, "matmul256_gflops": mm256,
         "rows": []}
     for topology, in_channels in ((MEDIAPIPE468, 6), (IBUG68, 4)):
         for conv in ("gat", "gcn"):
-            setup = Setup(topology, conv, in_channels, graphs=512, train_batch=args.train_batch,
-                          compile_inference=args.compile)
+            setup = Setup(topology, conv, in_channels, graphs=512, train_batch=args.train_batch)
             rows = bench(setup, rounds, train_steps, infer_batches, latency_reps)
             results["rows"] += rows
             s = summary(rows, mm256)
@@ -384,7 +372,6 @@ def format_table(results: dict) -> str:
                     ("68 gat", results["ibug68"]["gat"]), ("68 gcn", results["ibug68"]["gcn"])):
         conv = s["conv_only"]
         how = [f"{s['infer_chunks']} chunks"] if s["infer_chunks"] > 1 else []
-        how += [f"compiled, first batch {s['compile_s']:.1f} s"] if s["compile_inference"] else []
         chunks = (f" ({', '.join(how)}: x{s['infer_speedup_vs_one_pass']:.2f} over one eager pass)"
                   if how else " (one eager pass)")
         lines.append(f"{name}: fast/pyg train x{s['train_speedup']:.1f} (vs batcher "

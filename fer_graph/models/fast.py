@@ -9,9 +9,13 @@ attention softmaxes are those of the subgraph), and its output row is zero.
 Each layer holds the parameters of its PyG counterpart under the same names, so ``state_dict`` s are
 interchangeable and ``from_pyg`` copies a PyG layer's weights; outputs match PyG to float32 rounding.
 
-How: a neighbour sum is one ``embedding_bag`` (fused gather and weighted sum) over index tensors built once
-per topology and batch size (:class:`FixedGraph`); attention logits and softmax are dense ops on a padded
-``(V, max degree + 1, B, heads)`` neighbour table. Speed against stock PyG: ``experiments/bench_speed.py``.
+How: a GCN neighbour sum is one ``embedding_bag`` (fused gather and weighted sum) over index tensors built
+once per topology and batch size (:class:`FixedGraph`). A GAT layer is one matmul (features and both
+attention scores of every head) and one fused Numba kernel per direction
+(:mod:`fer_graph.models._kernels`): logits, LeakyReLU, softmax over present neighbours, attention dropout
+and the weighted sum in one pass over the CSR neighbour lists, its backward in two. GATv2 needs every
+edge's vector and keeps the eager formulation on a padded ``(V, max degree + 1, B, heads)`` table. Speed
+against stock PyG: ``experiments/bench_speed.py``.
 """
 
 from __future__ import annotations
@@ -24,38 +28,33 @@ from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.nn.inits import glorot, zeros
 
 from ._fixed_graph import Attend, FixedGraph, SymmetricAggregate, fixed_graph
+from ._kernels import gat_attend, hash_dropout
 
 __all__ = ["FixedGraph", "fixed_graph", "FastGCNConv", "FastGATConv", "FastGATv2Conv", "dropout16"]
 
 
 def dropout16(x: Tensor, p: float, *, training: bool = True) -> Tensor:
-    """Inverted dropout drawing 16 random bits per element (4 elements per 64-bit draw).
+    """Inverted dropout drawing 16 random bits per element from a counter-based stream.
 
     Each element is kept with probability ``1 - q``, ``q = round(p * 2**16) / 2**16`` (within ``2**-17`` of
-    ``p``), and scaled by ``1 / (1 - q)``, so expectations are unchanged. ``F.dropout`` draws a Bernoulli
-    variate per element, which took 25-30% of a fast-backend training step on CPU; this draws ~4x faster.
-    Uses torch's default generator (``torch.manual_seed`` makes it reproducible).
+    ``p``), and scaled by ``1 / (1 - q)``, so expectations are unchanged. The bits of element n are a 16-bit
+    lane of SplitMix64(seed + n // 4), one seed per call drawn from torch's default generator
+    (``torch.manual_seed`` makes it reproducible); the backward recomputes the pattern from the seed, so no
+    mask is stored. ``F.dropout`` draws a Bernoulli variate per element, which took 25-30% of a fast-backend
+    training step on CPU; torch's 64-bit ``randint`` (4 elements per draw) still cost about 1 ms per
+    (32, 468, 64) activation, the hash about a tenth of that, fused into one pass with the multiply.
 
     Shapes:
-        x: any shape, float. Returns the same shape and dtype.
+        x: any shape, CPU float32 or float64. Returns the same shape and dtype.
 
     Raises:
         ValueError: ``p`` outside ``[0, 1]``.
 
     Reference:
-        Srivastava et al., "Dropout: A Simple Way to Prevent Neural Networks from Overfitting", JMLR 2014.
+        Srivastava et al., "Dropout: A Simple Way to Prevent Neural Networks from Overfitting", JMLR 2014;
+        Steele, Lea & Flood, "Fast Splittable Pseudorandom Number Generators", OOPSLA 2014 (SplitMix64).
     """
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout16: p={p}; expected a probability in [0, 1]")
-    drop = round(p * 65536)
-    if not training or drop == 0:
-        return x
-    if drop == 65536:
-        return x * 0.0
-    n = x.numel()
-    bits = torch.randint(-2**63, 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64).view(torch.int16)[:n]
-    keep = (bits >= drop - 32768).view(x.shape).to(x.dtype)  # P(keep) = (65536 - drop) / 65536
-    return x * keep.mul_(65536 / (65536 - drop))
+    return hash_dropout(x, p, training)
 
 
 def _check_input(x: Tensor, graph: FixedGraph | Tensor, mask: Tensor | None, where: str) -> FixedGraph:
@@ -241,16 +240,15 @@ class FastGATConv(nn.Module):
         h, c = self.heads, self.out_channels
         if mask is not None:
             x = x.masked_fill(~mask[..., None], 0.0)
-        feat = self.lin(x)  # (B, V, H*C)
-        # a_src . W x and a_dst . W x of every head: one matmul with a (2H, H*C) block-diagonal matrix
-        att = torch.cat([self.att_src, self.att_dst]).reshape(2, h, 1, c) * torch.eye(h, dtype=x.dtype)[:, :, None]
-        scores = (feat.reshape(b * v, h * c) @ att.reshape(2 * h, h * c).t()).view(b, v, 2, h)
-        scores = scores.permute(2, 1, 0, 3).contiguous()  # (2, V, B, H): node-major, for the gather below
-        logits = scores[0].view(v, b * h).index_select(0, graph.nbr.view(-1)).view(v, -1, b, h) + scores[1][:, None]
-        logits = F.leaky_relu(logits, self.negative_slope)
-        alpha = _neighbour_softmax(logits, graph, mask, self.dropout, self.training)
-        out = Attend.apply(alpha.contiguous(), feat.reshape(b * v * h, c), graph.batched(b, h)).view(b, v, h, c)
-        return _finish(out.reshape(b, v, h * c) if self.concat else out.mean(2), self.bias, mask)
+        # one matmul gives every node's features W x and its scores a_src . W x, a_dst . W x of each head:
+        # the weight stacks W with the (H, H*C) block-diagonal attention matrices times W
+        eye = torch.eye(h, dtype=x.dtype)[:, :, None]
+        att = torch.cat([self.att_src, self.att_dst]).reshape(2, 1, h, c) * eye  # (2, H, H, C)
+        weight = self.lin.weight
+        comb = F.linear(x, torch.cat([weight, att.reshape(2 * h, h * c) @ weight]))  # (B, V, H*C + 2H)
+        out = gat_attend(comb, graph.rowptr, graph.src, graph.rev, mask, self.dropout, self.negative_slope, h,
+                         training=self.training)
+        return _finish(out if self.concat else out.view(b, v, h, c).mean(2), self.bias, mask)
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, heads={self.heads})"

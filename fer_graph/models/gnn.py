@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 
 import torch
 import torch.nn.functional as F
@@ -10,6 +9,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import GATConv, GATv2Conv, GCNConv, global_max_pool, global_mean_pool
 from torch_geometric.nn.aggr import AttentionalAggregation
 
+from ._kernels import residual_layer_norm_elu
 from .fast import FastGATConv, FastGATv2Conv, FastGCNConv, FixedGraph, dropout16, fixed_graph
 from .registry import register_model
 
@@ -20,42 +20,13 @@ _READOUTS = ("mean+max", "mean", "attention", "mean+max+attention", "flatten", "
 _BACKENDS = ("pyg", "fast")
 
 
-def _post_block(out: Tensor, h: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
-    """``h + ELU(LayerNorm(out))``: the tail of a residual LayerNorm block in eval mode (dropout is the
-    identity). ``out``, ``h``: ``(B, V, H)``; ``weight``, ``bias``: ``(H,)``. Returns ``(B, V, H)``."""
-    return h + F.elu(F.layer_norm(out, out.shape[-1:], weight, bias, eps))
-
-
-_COMPILED_POST_BLOCK = None  # torch.compile(_post_block), built on first use; False once compiling failed
-
-
-def _compiled_post_block(out: Tensor, h: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
-    """:func:`_post_block` as one ``torch.compile`` (inductor, CPU) kernel: mean, variance, affine, ELU and
-    the residual add in one pass over each row instead of four full-tensor passes and three temporaries.
-
-    Shapes start static and turn dynamic on the first new batch size (torch's automatic dynamic shapes), so
-    chunks and a smaller last batch cost one extra compilation, not one per size (first call 1.5-5 s, the
-    recompilation 0.1-0.2 s with inductor's on-disk cache warm). Differs from eager by float rounding (inductor's variance and
-    ``exp(x) - 1`` for ``expm1``): 1.2e-6 measured. If compiling fails (no C++ compiler, say) it warns once
-    and runs eager from then on.
-    """
-    global _COMPILED_POST_BLOCK
-    if _COMPILED_POST_BLOCK is None:
-        _COMPILED_POST_BLOCK = torch.compile(_post_block)
-    if _COMPILED_POST_BLOCK is not False:
-        try:
-            return _COMPILED_POST_BLOCK(out, h, weight, bias, eps)
-        except Exception as err:  # noqa: BLE001 - any compiler failure: eager gives the same result
-            warnings.warn(f"GraphClassifier.compile_inference: torch.compile failed, running eager: {err!r:.300}",
-                          RuntimeWarning, stacklevel=3)
-            _COMPILED_POST_BLOCK = False
-    return _post_block(out, h, weight, bias, eps)
-
-
 class GraphClassifier(nn.Module):
     """Message-passing classifier: embedding -> L conv blocks -> graph readout -> MLP head.
 
-    Each block is ``conv -> norm -> ELU -> dropout`` with a residual connection. Inputs are standardized
+    Each block is ``conv -> norm -> ELU -> dropout`` with a residual connection (on the fast backend with
+    LayerNorm and residual, the defaults, ``h + dropout(ELU(LayerNorm(conv)))`` is one fused Numba pass,
+    :func:`fer_graph.models._kernels.residual_layer_norm_elu`; dropout there and in the readout draws from a
+    counter-based stream, :func:`~fer_graph.models.fast.dropout16`). Inputs are standardized
     with per-channel statistics of the training data (buffers ``x_mean``/``x_std``, ``g_mean``/``g_std``
     set by :meth:`set_standardization`), so a checkpoint carries its own preprocessing.
 
@@ -117,14 +88,6 @@ class GraphClassifier(nn.Module):
             Chunks also keep the :class:`~fer_graph.models.fast.FixedGraph` index tensors at chunk size
             (about 12 MB instead of 50 MB) and peak inference memory at about a quarter (41 instead of 156
             MB). 68-node graphs are split only beyond 481 graphs.
-        compile_inference: opt-in (default False; it costs a compilation on first use and needs a C++
-            compiler): in the same eval-mode, no-grad forwards of the fast backend, run each residual
-            LayerNorm block's ``h + ELU(LayerNorm(conv))`` as one ``torch.compile`` kernel
-            (:func:`_compiled_post_block`); outputs match eager within 1.2e-6 (float rounding). Measured on
-            batch-256 inference of the default GAT on 468-node graphs, 1 thread, interleaved in one process:
-            one pass 276 ms, chunked 232 ms (x1.19), chunked + compiled 194 ms (x1.42); the benchmark's
-            ``--compile`` run: x1.38 over one eager pass (GCN x1.56). Training forwards stay eager: compiling
-            the same block with its backward and a given dropout mask measured x0.99 per training step.
 
     Raises:
         ValueError: unknown ``conv``/``norm``/``readout``/``backend``, ``node_embedding`` without
@@ -132,7 +95,6 @@ class GraphClassifier(nn.Module):
     """
 
     infer_chunk_nodes: int = 32768
-    compile_inference: bool = False
 
     def __init__(self, in_channels: int, num_classes: int, *, conv: str = "gat", hidden_channels: int = 64,
                  num_layers: int = 3, heads: int = 4, dropout: float = 0.3, residual: bool = True,
@@ -290,11 +252,11 @@ class GraphClassifier(nn.Module):
             vis = h.new_ones(b, v, 1) if vis is None else vis.reshape(b, v, 1).to(h.dtype)
             h = torch.cat([h, vis], dim=-1)
         h = self.input(h)
-        compiled = self.compile_inference and self.residual and self.norm_type == "layer" and self._pure_inference()
+        fused = self.residual and self.norm_type == "layer" and h.dtype in (torch.float32, torch.float64)
         for conv, norm in zip(self.convs, self.norms):
             out = conv(h, graph, mask)
-            if compiled:
-                h = _compiled_post_block(out, h, norm.weight, norm.bias, norm.eps)
+            if fused:  # h + dropout(ELU(LayerNorm(out))) in one Numba pass (and one backward pass)
+                h = residual_layer_norm_elu(out, h, norm.weight, norm.bias, norm.eps, self.dropout, self.training)
                 continue
             if isinstance(norm, nn.BatchNorm1d):  # statistics over present nodes, as on the subgraphs
                 flat, keep = out.reshape(b * v, -1), None if mask is None else mask.reshape(-1)

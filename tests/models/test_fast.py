@@ -266,51 +266,6 @@ def test_inference_chunks_equal_one_pass(conv, readout, norm):
             model(x, IBUG68.edge_index, graph_attr=ga, mask=mask[:6])
 
 
-def test_compile_inference_matches_eager(recwarn):
-    """The opt-in compiled block tail (``compile_inference``) equals the eager forward to float rounding, with
-    node masks and chunks of two sizes (a dynamic batch dimension); training forwards stay eager."""
-    from fer_graph.models import gnn
-
-    torch.manual_seed(12)
-    model = GraphClassifier(4, 5, conv="gat", readout="mean+max+flatten", hidden_channels=16, heads=2,
-                            num_nodes=68, node_embedding=4, backend="fast").eval()
-    x, mask = torch.randn(7, 68, 4), torch.rand(7, 68) > 0.2
-    model.infer_chunk_nodes = 3 * 68  # chunks of 2, 2 and 3 graphs
-    with torch.no_grad():
-        eager = model(x, IBUG68.edge_index, mask=mask)
-        model.compile_inference = True
-        compiled = model(x, IBUG68.edge_index, mask=mask)
-        compiled_one = model(x[:5], IBUG68.edge_index, mask=mask[:5])  # one pass of 5 graphs
-    assert gnn._COMPILED_POST_BLOCK is not None  # the compiled path ran
-    if gnn._COMPILED_POST_BLOCK is False:
-        pytest.skip(f"torch.compile is unavailable here: {[str(w.message) for w in recwarn]}")
-    torch.testing.assert_close(compiled, eager, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(compiled_one, eager[:5], atol=1e-5, rtol=1e-5)
-    model.train()
-    torch.manual_seed(0)
-    out = model(x, IBUG68.edge_index, mask=mask)
-    model.compile_inference = False
-    torch.manual_seed(0)
-    torch.testing.assert_close(out, model(x, IBUG68.edge_index, mask=mask), atol=0, rtol=0)
-
-
-def test_compile_inference_falls_back_to_eager(monkeypatch):
-    from fer_graph.models import gnn
-
-    def broken(*args):
-        raise RuntimeError("no C++ compiler")
-
-    monkeypatch.setattr(gnn, "_COMPILED_POST_BLOCK", broken)
-    model = GraphClassifier(4, 5, hidden_channels=16, heads=2, num_nodes=68, backend="fast").eval()
-    x = torch.randn(3, 68, 4)
-    with torch.no_grad():
-        eager = model(x, IBUG68.edge_index)
-        model.compile_inference = True
-        with pytest.warns(RuntimeWarning, match="no C\\+\\+ compiler"):
-            torch.testing.assert_close(model(x, IBUG68.edge_index), eager, atol=0, rtol=0)
-    assert gnn._COMPILED_POST_BLOCK is False
-
-
 def test_classifier_backend_errors():
     dense = GraphClassifier(4, 3, backend="fast", num_nodes=68, node_embedding=4)
     ref = GraphClassifier(4, 3)
