@@ -23,7 +23,8 @@ from typing import NamedTuple
 import numba
 import numpy as np
 import torch
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 from torch import Tensor
 
 __all__ = ["GATAttend", "gat_attend", "HashDropout", "hash_dropout", "ResidualLayerNormELU",
@@ -62,39 +63,71 @@ def _keep16(seed, n, drop):
 
 # exp on the non-positive half line, branch-free so that loops calling it vectorize: Numba's np.exp is a
 # scalar libm call (no SVML in the llvmlite wheels), measured 2.5 ms of a 3.0 ms fused block on (14976, 64).
-_POW2 = np.array([2.0 ** n for n in range(-126, 1)], dtype=np.float64)  # 2**n, n = -126..0
+# Typed per dtype (an overload): float32 arithmetic for float32 inputs, so loops stay 16 lanes wide.
+_POW2_F64 = np.array([2.0 ** n for n in range(-126, 1)], dtype=np.float64)  # 2**n, n = -126..0
+_POW2_F32 = _POW2_F64.astype(np.float32)
+
+
+def _exp_nonpos(z):
+    """``exp(z)`` for ``z <= 0`` (inputs below -87 give exp(-87) = 1.6e-38; float32's normal range ends at
+    1.2e-38), in the input's precision: Cody-Waite reduction ``z = n ln 2 + f``, ``|f| <= ln(2)/2`` (Cody &
+    Waite, "Software Manual for the Elementary Functions", 1980; ln 2 split so that ``n * hi`` is exact), the
+    Taylor polynomial of ``exp(f)`` (degree 7 for float32: truncation 5.6e-9 relative; degree 11 for float64:
+    2e-14), times ``2**n`` from a table. Called from Python it runs the float64 variant."""
+    return _exp_nonpos_f64(float(z))
 
 
 @njit(inline="always", fastmath=_FAST)
-def _exp_nonpos(z):
-    """``exp(z)`` for ``z <= 0`` in float64 arithmetic (inputs below -87 give exp(-87), 2**-125.5; float32's
-    normal range ends at 2**-126). Cody-Waite reduction ``z = n ln 2 + f``, ``|f| <= ln(2)/2``, and the
-    degree-10 Taylor polynomial of ``exp(f)`` (truncation below 2.4e-13 relative), times ``2**n`` from a table.
-    """
+def _exp_nonpos_f64(z):
     z = max(z, -87.0)
     n = np.floor(z * 1.4426950408889634 + 0.5)
-    f = (z - n * 0.693145751953125) - n * 1.4286068203094173e-06  # ln 2 split in two (Cody & Waite 1980)
-    p = 1.0 + f * (1.0 + f * (1.0 / 2 + f * (1.0 / 6 + f * (1.0 / 24 + f * (1.0 / 120 + f * (
-        1.0 / 720 + f * (1.0 / 5040 + f * (1.0 / 40320 + f * (1.0 / 362880 + f * (1.0 / 3628800))))))))))
-    return p * _POW2[np.int64(n) + 126]
+    f = (z - n * 0.693145751953125) - n * 1.4286068203094173e-06
+    p = 1.0 + f * (1.0 + f * (1.0 / 2 + f * (1.0 / 6 + f * (1.0 / 24 + f * (1.0 / 120 + f * (1.0 / 720 + f * (
+        1.0 / 5040 + f * (1.0 / 40320 + f * (1.0 / 362880 + f * (1.0 / 3628800 + f * (1.0 / 39916800)))))))))))
+    return p * _POW2_F64[np.int64(n) + 126]
+
+
+@njit(inline="always", fastmath=_FAST)
+def _exp_nonpos_f32(z):
+    z = max(z, np.float32(-87.0))
+    n = np.floor(z * np.float32(1.442695) + np.float32(0.5))
+    f = (z - n * np.float32(0.693359375)) + n * np.float32(2.12194440e-4)
+    p = np.float32(1.0 / 5040)
+    p = p * f + np.float32(1.0 / 720)
+    p = p * f + np.float32(1.0 / 120)
+    p = p * f + np.float32(1.0 / 24)
+    p = p * f + np.float32(1.0 / 6)
+    p = p * f + np.float32(0.5)
+    p = p * f + np.float32(1.0)
+    p = p * f + np.float32(1.0)
+    return p * _POW2_F32[np.int32(n) + 126]
+
+
+@overload(_exp_nonpos, inline="always")
+def _exp_nonpos_typed(z):
+    if isinstance(z, types.Float) and z.bitwidth == 32:
+        return lambda z: _exp_nonpos_f32(z)
+    return lambda z: _exp_nonpos_f64(z)
 
 
 _BLOCK = 64  # rows (target nodes) per parallel task
 
 
 @njit(parallel=True, cache=True, fastmath=_FAST)
-def _attend_forward(comb, rowptr, src, mask, has_mask, keep, has_keep, slope, heads, chans, out, alpha):
-    """comb (B*V, K), mask (B*V,), keep/alpha (B*E', H), out (B*V, H*C); see GATAttend.
+def _attend_forward(comb, rowptr, src, mask, has_mask, keep, has_keep, slope, heads, chans, out, alpha, walpha):
+    """comb (B*V, K), mask (B*V,), keep/alpha/walpha (B*E', H), out (B*V, H*C); see GATAttend.
 
     Per target node: logits of all its entries and heads (heads innermost, contiguous), per-head max,
-    exp and sum, then the weighted sum of the sources' feature rows.
+    exp and sum, then the weighted sum of the sources' feature rows. alpha gets the softmax, walpha the
+    weights used (alpha times the dropout factors; pass alpha itself when there is no dropout).
     """
     v = rowptr.shape[0] - 1
     ne = src.shape[0]
     rows = comb.shape[0]
     hc = heads * chans
     zero = np.zeros(1, dtype=comb.dtype)[0]
-    ninf = np.full(1, -np.inf, dtype=comb.dtype)[0]  # typed as comb: a float64 -inf would make the softmax float64
+    one = np.ones(1, dtype=comb.dtype)[0]  # typed scalars: a Python float or int would promote to float64
+    ninf = np.full(1, -np.inf, dtype=comb.dtype)[0]
     for blk in prange((rows + _BLOCK - 1) // _BLOCK):
         m = np.empty(heads, dtype=comb.dtype)
         s = np.empty(heads, dtype=comb.dtype)
@@ -107,6 +140,7 @@ def _attend_forward(comb, rowptr, src, mask, has_mask, keep, has_keep, slope, he
             o[:] = zero
             if has_mask and not mask[t]:
                 alpha[eb + lo:eb + hi] = zero
+                walpha[eb + lo:eb + hi] = zero
                 continue
             sd = comb[t, hc + heads:hc + 2 * heads]
             m[:] = ninf
@@ -130,95 +164,104 @@ def _attend_forward(comb, rowptr, src, mask, has_mask, keep, has_keep, slope, he
                     a[h] = x
                     s[h] += x
             for h in range(heads):
-                s[h] = (zero + 1) / s[h]
+                s[h] = one / s[h]
             for e in range(lo, hi):
                 a = alpha[eb + e]
+                wa = walpha[eb + e]
                 r = comb[gb + src[e]]
                 for h in range(heads):
                     w = a[h] * s[h]
                     a[h] = w
                     if has_keep:
                         w *= keep[eb + e, h]
-                    if w != zero:
-                        base = h * chans
-                        for k in range(chans):
-                            o[base + k] += w * r[base + k]
+                        wa[h] = w
+                    base = h * chans  # no branch on w == 0: dropped entries are random, mispredictions cost more
+                    for k in range(chans):
+                        o[base + k] += w * r[base + k]
 
 
-@njit(parallel=True, cache=True, fastmath=_FAST)
-def _attend_backward_logits(grad, comb, alpha, rowptr, src, keep, has_keep, slope, heads, chans, glog, gcomb):
-    """Pass 1, by target node i: dL/dlogit of every entry (i <- j) into glog; target scores' gradient."""
+@njit(inline="always", fastmath=_FAST)
+def _backward_logits(t0, t1, grad, comb, alpha, rowptr, src, keep, has_keep, slope, heads, chans, glog, gcomb, dot):
+    """Pass 1 over target rows t0..t1-1: dL/dlogit of every entry (i <- j) into glog, the target scores'
+    gradient into gcomb."""
     v = rowptr.shape[0] - 1
     ne = src.shape[0]
-    rows = comb.shape[0]
     hc = heads * chans
     zero = np.zeros(1, dtype=comb.dtype)[0]
-    for blk in prange((rows + _BLOCK - 1) // _BLOCK):
-        dot = np.empty(heads, dtype=comb.dtype)
-        for t in range(blk * _BLOCK, min(rows, (blk + 1) * _BLOCK)):
-            b = t // v
-            i = t - b * v
-            lo, hi = rowptr[i], rowptr[i + 1]
-            eb, gb = b * ne, b * v
-            gi = grad[t]
-            dot[:] = zero
-            for e in range(lo, hi):
-                a = alpha[eb + e]
-                gl = glog[eb + e]
-                r = comb[gb + src[e]]
-                for h in range(heads):
-                    g = zero
-                    if a[h] != zero:
-                        base = h * chans
-                        for k in range(chans):
-                            g += gi[base + k] * r[base + k]
-                        if has_keep:
-                            g *= keep[eb + e, h]
-                    gl[h] = g
-                    dot[h] += a[h] * g
-            sd = comb[t, hc + heads:hc + 2 * heads]
-            gd = gcomb[t, hc + heads:hc + 2 * heads]
-            gd[:] = zero
-            for e in range(lo, hi):
-                a = alpha[eb + e]
-                gl = glog[eb + e]
-                ss = comb[gb + src[e], hc:hc + heads]
-                for h in range(heads):
-                    gz = a[h] * (gl[h] - dot[h])
-                    if ss[h] + sd[h] < zero:
-                        gz *= slope
-                    gl[h] = gz
-                    gd[h] += gz
+    for t in range(t0, t1):
+        b = t // v
+        i = t - b * v
+        lo, hi = rowptr[i], rowptr[i + 1]
+        eb, gb = b * ne, b * v
+        gi = grad[t]
+        dot[:] = zero
+        for e in range(lo, hi):
+            a = alpha[eb + e]
+            gl = glog[eb + e]
+            r = comb[gb + src[e]]
+            for h in range(heads):
+                g = zero
+                base = h * chans
+                for k in range(chans):
+                    g += gi[base + k] * r[base + k]
+                if has_keep:
+                    g *= keep[eb + e, h]
+                gl[h] = g
+                dot[h] += a[h] * g
+        sd = comb[t, hc + heads:hc + 2 * heads]
+        gd = gcomb[t, hc + heads:hc + 2 * heads]
+        gd[:] = zero
+        for e in range(lo, hi):
+            a = alpha[eb + e]
+            gl = glog[eb + e]
+            ss = comb[gb + src[e], hc:hc + heads]
+            for h in range(heads):
+                gz = a[h] * (gl[h] - dot[h])
+                if ss[h] + sd[h] < zero:
+                    gz *= slope
+                gl[h] = gz
+                gd[h] += gz
+
+
+@njit(inline="always", fastmath=_FAST)
+def _backward_sources(t0, t1, grad, walpha, rowptr, src, rev, heads, chans, glog, gcomb):
+    """Pass 2 over source rows t0..t1-1: features' and source scores' gradients, gathered over the reverse
+    entries with the weights the forward used (walpha)."""
+    v = rowptr.shape[0] - 1
+    ne = src.shape[0]
+    hc = heads * chans
+    zero = np.zeros(1, dtype=grad.dtype)[0]
+    for t in range(t0, t1):
+        b = t // v
+        j = t - b * v
+        lo, hi = rowptr[j], rowptr[j + 1]
+        eb, gb = b * ne, b * v
+        gc = gcomb[t]
+        gc[:hc + heads] = zero
+        for f in range(lo, hi):
+            e = eb + rev[f]  # entry (i <- j), i = src[f]
+            wa = walpha[e]
+            gl = glog[e]
+            gr = grad[gb + src[f]]
+            for h in range(heads):
+                gc[hc + h] += gl[h]
+                w = wa[h]
+                base = h * chans
+                for k in range(chans):
+                    gc[base + k] += w * gr[base + k]
 
 
 @njit(parallel=True, cache=True, fastmath=_FAST)
-def _attend_backward_sources(grad, alpha, rowptr, src, rev, keep, has_keep, heads, chans, glog, gcomb):
-    """Pass 2, by source node j: its features' and source scores' gradients over the reverse entries."""
+def _attend_backward(grad, comb, alpha, walpha, rowptr, src, rev, keep, has_keep, slope, heads, chans, glog, gcomb):
+    """Backward of :func:`_attend_forward`: pass 1 then pass 2 per graph, graphs in parallel (a graph's rows,
+    entries and gradients, about 0.5 MB for 468 nodes, stay in the core's cache between the passes)."""
     v = rowptr.shape[0] - 1
-    ne = src.shape[0]
-    rows = grad.shape[0]
-    hc = heads * chans
-    zero = np.zeros(1, dtype=grad.dtype)[0]
-    for blk in prange((rows + _BLOCK - 1) // _BLOCK):
-        for t in range(blk * _BLOCK, min(rows, (blk + 1) * _BLOCK)):
-            b = t // v
-            j = t - b * v
-            lo, hi = rowptr[j], rowptr[j + 1]
-            eb, gb = b * ne, b * v
-            gc = gcomb[t]
-            gc[:hc + heads] = zero
-            for f in range(lo, hi):
-                e = eb + rev[f]  # entry (i <- j), i = src[f]
-                a = alpha[e]
-                gl = glog[e]
-                gr = grad[gb + src[f]]
-                for h in range(heads):
-                    gc[hc + h] += gl[h]
-                    w = a[h] * keep[e, h] if has_keep else a[h]
-                    if w != zero:
-                        base = h * chans
-                        for k in range(chans):
-                            gc[base + k] += w * gr[base + k]
+    graphs = comb.shape[0] // v
+    for b in prange(graphs):
+        dot = np.empty(heads, dtype=comb.dtype)
+        _backward_logits(b * v, (b + 1) * v, grad, comb, alpha, rowptr, src, keep, has_keep, slope, heads, chans,
+                         glog, gcomb, dot)
+        _backward_sources(b * v, (b + 1) * v, grad, walpha, rowptr, src, rev, heads, chans, glog, gcomb)
 
 
 @njit(parallel=True, cache=True)
@@ -234,23 +277,23 @@ def _dropout_apply(x, seed, drop, scale, out):
 
 
 @njit(parallel=True, cache=True, fastmath=_FAST)
-def _block_forward(y, h, w, b, eps, seed, drop, scale, out, mean, rstd):
+def _block_forward(y, h, w, b, eps, inv_width, seed, drop, scale, out, mean, rstd):
     """out = h + dropout(ELU(LayerNorm(y))) row by row; y, h, out (R, H); saves mean, rstd (R,)."""
     rows, width = y.shape
     zero = np.zeros(1, dtype=y.dtype)[0]
-    one = zero + 1
+    one = np.ones(1, dtype=y.dtype)[0]
     for blk in prange((rows + _BLOCK - 1) // _BLOCK):
         for t in range(blk * _BLOCK, min(rows, (blk + 1) * _BLOCK)):
             r = y[t]
             mu = zero
             for k in range(width):
                 mu += r[k]
-            mu /= width
+            mu *= inv_width
             var = zero
             for k in range(width):
                 d = r[k] - mu
                 var += d * d
-            rs = one / np.sqrt(var / width + eps)
+            rs = one / np.sqrt(var * inv_width + eps)
             mean[t] = mu
             rstd[t] = rs
             o, hh = out[t], h[t]
@@ -264,12 +307,12 @@ def _block_forward(y, h, w, b, eps, seed, drop, scale, out, mean, rstd):
 
 
 @njit(parallel=True, cache=True, fastmath=_FAST)
-def _block_backward(g, y, w, b, mean, rstd, seed, drop, scale, gy, gw_part, gb_part):
+def _block_backward(g, y, w, b, mean, rstd, inv_width, seed, drop, scale, gy, gw_part, gb_part):
     """Gradient of :func:`_block_forward` w.r.t. y (into gy) and the LayerNorm affine parameters (per-task
     partial sums gw_part, gb_part (tasks, H)); the residual's gradient is g itself."""
     rows, width = y.shape
     zero = np.zeros(1, dtype=y.dtype)[0]
-    one = zero + 1
+    one = np.ones(1, dtype=y.dtype)[0]
     ntask = gw_part.shape[0]
     per = (rows + ntask - 1) // ntask
     for task in prange(ntask):
@@ -295,8 +338,8 @@ def _block_backward(g, y, w, b, mean, rstd, seed, drop, scale, gy, gw_part, gb_p
                 o[k] = gx  # dL/dxhat, finished below
                 s1 += gx
                 s2 += gx * xh
-            s1 /= width
-            s2 /= width
+            s1 *= inv_width
+            s2 *= inv_width
             for k in range(width):
                 xh = (r[k] - mu) * rs
                 o[k] = rs * (o[k] - s1 - xh * s2)
@@ -371,17 +414,18 @@ class GATAttend(torch.autograd.Function):
         alpha = torch.empty(b, len(src), heads, dtype=comb.dtype)
         mask_np = _EMPTY_MASK if mask is None else mask.reshape(-1).contiguous().numpy()
         _threads()
-        keep = _keep_table(dropout, (b * len(src), heads), dt)  # the kernels read it 3 times: drawn once
+        keep = _keep_table(dropout, (b * len(src), heads), dt)  # read by forward and backward: drawn once
+        walpha = torch.empty_like(alpha) if dropout.drop > 0 else alpha
         _attend_forward(comb.view(b * v, k).numpy(), rowptr.numpy(), src.numpy(), mask_np, mask is not None,
                         keep, dropout.drop > 0, dt.type(slope), heads, chans, out.view(b * v, -1).numpy(),
-                        alpha.view(-1, heads).numpy())
-        ctx.save_for_backward(comb, alpha, rowptr, src, rev)
+                        alpha.view(-1, heads).numpy(), walpha.view(-1, heads).numpy())
+        ctx.save_for_backward(comb, alpha, walpha, rowptr, src, rev)
         ctx.keep, ctx.has_keep, ctx.slope, ctx.heads, ctx.chans = keep, dropout.drop > 0, slope, heads, chans
         return out
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        comb, alpha, rowptr, src, rev = ctx.saved_tensors
+        comb, alpha, walpha, rowptr, src, rev = ctx.saved_tensors
         heads = ctx.heads
         rows = comb.shape[0] * comb.shape[1]
         dt = comb.numpy().dtype
@@ -391,10 +435,8 @@ class GATAttend(torch.autograd.Function):
         c2, a2 = comb.view(rows, -1).numpy(), alpha.view(-1, heads).numpy()
         gl2, gc2 = glog.view(-1, heads).numpy(), gcomb.view(rows, -1).numpy()
         _threads()
-        _attend_backward_logits(g2, c2, a2, rowptr.numpy(), src.numpy(), ctx.keep, ctx.has_keep, dt.type(ctx.slope),
-                                heads, ctx.chans, gl2, gc2)
-        _attend_backward_sources(g2, a2, rowptr.numpy(), src.numpy(), rev.numpy(), ctx.keep, ctx.has_keep, heads,
-                                 ctx.chans, gl2, gc2)
+        _attend_backward(g2, c2, a2, walpha.view(-1, heads).numpy(), rowptr.numpy(), src.numpy(), rev.numpy(),
+                         ctx.keep, ctx.has_keep, dt.type(ctx.slope), heads, ctx.chans, gl2, gc2)
         return gcomb, None, None, None, None, None, None, None
 
 
@@ -441,8 +483,8 @@ class ResidualLayerNormELU(torch.autograd.Function):
         rstd = torch.empty(len(y2), dtype=y.dtype)
         w, b = weight.detach().contiguous(), bias.detach().contiguous()
         _threads()
-        _block_forward(y2.numpy(), h2.numpy(), w.numpy(), b.numpy(), dt.type(eps), dropout.seed, dropout.drop,
-                       dt.type(dropout.scale), out.numpy(), mean.numpy(), rstd.numpy())
+        _block_forward(y2.numpy(), h2.numpy(), w.numpy(), b.numpy(), dt.type(eps), dt.type(1 / width), dropout.seed,
+                       dropout.drop, dt.type(dropout.scale), out.numpy(), mean.numpy(), rstd.numpy())
         ctx.save_for_backward(y2, w, b, mean, rstd)
         ctx.dropout, ctx.shape = dropout, y.shape
         return out.view(h.shape)
@@ -458,8 +500,8 @@ class ResidualLayerNormELU(torch.autograd.Function):
         gw = torch.empty(tasks, y2.shape[1], dtype=y2.dtype)
         gb = torch.empty_like(gw)
         _threads()
-        _block_backward(g2.numpy(), y2.numpy(), w.numpy(), b.numpy(), mean.numpy(), rstd.numpy(), d.seed, d.drop,
-                        dt.type(d.scale), gy.numpy(), gw.numpy(), gb.numpy())
+        _block_backward(g2.numpy(), y2.numpy(), w.numpy(), b.numpy(), mean.numpy(), rstd.numpy(),
+                        dt.type(1 / y2.shape[1]), d.seed, d.drop, dt.type(d.scale), gy.numpy(), gw.numpy(), gb.numpy())
         return gy.view(ctx.shape), grad, gw.sum(0), gb.sum(0), None, None
 
 

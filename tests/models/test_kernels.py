@@ -47,6 +47,22 @@ def test_gat_attend_matches_dense_softmax():
     assert bool((out[~mask] == 0).all())
 
 
+def test_exp_nonpos_float32_within_a_few_ulp():
+    from numba import njit
+
+    @njit
+    def run(z, out):
+        for i in range(len(z)):
+            out[i] = _exp_nonpos(z[i])  # the float32 variant, as the kernels call it on float32 data
+
+    z = -np.linspace(0, 87, 200_001).astype(np.float32)
+    got = np.empty_like(z)
+    run(z, got)
+    assert got.dtype == np.float32
+    ref = np.exp(z.astype(np.float64))
+    assert np.max(np.abs(got / ref - 1)) < 4 * 2.0**-23
+
+
 def test_exp_nonpos_accuracy():
     z = -np.concatenate([np.linspace(0, 87, 100_001), np.random.default_rng(0).exponential(5, 10_000)])
     z = z[z >= -87]
