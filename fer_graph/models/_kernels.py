@@ -113,8 +113,9 @@ def _exp_nonpos_typed(z):
 _BLOCK = 64  # rows (target nodes) per parallel task
 
 
-@njit(parallel=True, cache=True, fastmath=_FAST)
-def _attend_forward(comb, rowptr, src, mask, has_mask, keep, has_keep, slope, heads, chans, out, alpha, walpha):
+@njit(inline="always", fastmath=_FAST)
+def _forward_rows(t0, t1, comb, rowptr, src, mask, has_mask, keep, has_keep, slope, heads, chans, out, alpha, walpha,
+                  m, s):
     """comb (B*V, K), mask (B*V,), keep/alpha/walpha (B*E', H), out (B*V, H*C); see GATAttend.
 
     Per target node: logits of all its entries and heads (heads innermost, contiguous), per-head max,
@@ -123,61 +124,68 @@ def _attend_forward(comb, rowptr, src, mask, has_mask, keep, has_keep, slope, he
     """
     v = rowptr.shape[0] - 1
     ne = src.shape[0]
-    rows = comb.shape[0]
     hc = heads * chans
     zero = np.zeros(1, dtype=comb.dtype)[0]
     one = np.ones(1, dtype=comb.dtype)[0]  # typed scalars: a Python float or int would promote to float64
     ninf = np.full(1, -np.inf, dtype=comb.dtype)[0]
-    for blk in prange((rows + _BLOCK - 1) // _BLOCK):
+    for t in range(t0, t1):
+        b = t // v
+        i = t - b * v
+        lo, hi = rowptr[i], rowptr[i + 1]
+        eb, gb = b * ne, b * v
+        o = out[t]
+        o[:] = zero
+        if has_mask and not mask[t]:
+            alpha[eb + lo:eb + hi] = zero
+            walpha[eb + lo:eb + hi] = zero
+            continue
+        sd = comb[t, hc + heads:hc + 2 * heads]
+        m[:] = ninf
+        for e in range(lo, hi):
+            j = gb + src[e]
+            a = alpha[eb + e]
+            if has_mask and not mask[j]:
+                a[:] = ninf
+                continue
+            ss = comb[j, hc:hc + heads]
+            for h in range(heads):
+                z = ss[h] + sd[h]
+                z = z if z >= zero else z * slope
+                a[h] = z
+                m[h] = max(m[h], z)
+        s[:] = zero
+        for e in range(lo, hi):
+            a = alpha[eb + e]
+            for h in range(heads):
+                x = zero if a[h] == ninf else _exp_nonpos(a[h] - m[h])
+                a[h] = x
+                s[h] += x
+        for h in range(heads):
+            s[h] = one / s[h]
+        for e in range(lo, hi):
+            a = alpha[eb + e]
+            wa = walpha[eb + e]
+            r = comb[gb + src[e]]
+            for h in range(heads):
+                w = a[h] * s[h]
+                a[h] = w
+                if has_keep:
+                    w *= keep[eb + e, h]
+                    wa[h] = w
+                base = h * chans  # no branch on w == 0: dropped entries are random, mispredictions cost more
+                for k in range(chans):
+                    o[base + k] += w * r[base + k]
+
+
+@njit(parallel=True, cache=True, fastmath=_FAST)
+def _attend_forward(comb, rowptr, src, mask, has_mask, keep, has_keep, slope, heads, chans, out, alpha, walpha):
+    """Forward of :class:`GATAttend`, graphs in parallel; see :func:`_forward_rows`."""
+    v = rowptr.shape[0] - 1
+    for b in prange(comb.shape[0] // v):
         m = np.empty(heads, dtype=comb.dtype)
         s = np.empty(heads, dtype=comb.dtype)
-        for t in range(blk * _BLOCK, min(rows, (blk + 1) * _BLOCK)):
-            b = t // v
-            i = t - b * v
-            lo, hi = rowptr[i], rowptr[i + 1]
-            eb, gb = b * ne, b * v
-            o = out[t]
-            o[:] = zero
-            if has_mask and not mask[t]:
-                alpha[eb + lo:eb + hi] = zero
-                walpha[eb + lo:eb + hi] = zero
-                continue
-            sd = comb[t, hc + heads:hc + 2 * heads]
-            m[:] = ninf
-            for e in range(lo, hi):
-                j = gb + src[e]
-                a = alpha[eb + e]
-                if has_mask and not mask[j]:
-                    a[:] = ninf
-                    continue
-                ss = comb[j, hc:hc + heads]
-                for h in range(heads):
-                    z = ss[h] + sd[h]
-                    z = z if z >= zero else z * slope
-                    a[h] = z
-                    m[h] = max(m[h], z)
-            s[:] = zero
-            for e in range(lo, hi):
-                a = alpha[eb + e]
-                for h in range(heads):
-                    x = zero if a[h] == ninf else _exp_nonpos(a[h] - m[h])
-                    a[h] = x
-                    s[h] += x
-            for h in range(heads):
-                s[h] = one / s[h]
-            for e in range(lo, hi):
-                a = alpha[eb + e]
-                wa = walpha[eb + e]
-                r = comb[gb + src[e]]
-                for h in range(heads):
-                    w = a[h] * s[h]
-                    a[h] = w
-                    if has_keep:
-                        w *= keep[eb + e, h]
-                        wa[h] = w
-                    base = h * chans  # no branch on w == 0: dropped entries are random, mispredictions cost more
-                    for k in range(chans):
-                        o[base + k] += w * r[base + k]
+        _forward_rows(b * v, (b + 1) * v, comb, rowptr, src, mask, has_mask, keep, has_keep, slope, heads, chans,
+                      out, alpha, walpha, m, s)
 
 
 @njit(inline="always", fastmath=_FAST)
