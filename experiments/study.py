@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
                         "first tables keep their names (node runs get a _nodestd suffix)")
     p.add_argument("--refit", action="store_true", help="GNNs: retrain on all training subjects at the chosen epoch")
     p.add_argument("--quick", action="store_true", help="3 folds, 5 epochs: a smoke run")
+    p.add_argument("--workers", type=int, default=1, help="GNNs: folds fitted at once in worker processes")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             run = args.out / tag
             cmd = (f"fer-graph train --data {args.data} --arch {arch} --folds {args.folds} --epochs {args.epochs} "
                    f"--balance {args.balance} --seed {args.seed} --backend {args.backend} --standardize {args.standardize}" + (f" --features {feats}" if feats else "")
-                   + (" --refit" if refit else "") + f" --out {run}")
+                   + (" --refit" if refit else "") + (f" --workers {args.workers}" if args.workers > 1 else "") + f" --out {run}")
             if (run / "metrics.json").is_file():
                 m = json.loads((run / "metrics.json").read_text())
             else:
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                 cfg = TrainConfig(arch=arch, features=feats, epochs=args.epochs, folds=args.folds,
                                   balance=args.balance, seed=args.seed, backend=args.backend,
                                   standardize=args.standardize)
-                m = train(ds, cfg, run, refit=refit)
+                m = train(ds, cfg, run, refit=refit, workers=args.workers)
                 print(f"{tag}: {m['accuracy_mean']:.4f} ± {m['accuracy_std']:.4f} "
                       f"({time.perf_counter() - start:.0f} s)", flush=True)
             rows.append({"arch": arch + (" (refit)" if refit else ""), "kind": entry.kind, "balance": args.balance,
