@@ -85,9 +85,11 @@ class GraphClassifier(nn.Module):
             (``experiments/bench_speed.py``: ``infer_speedup_vs_one_pass``; 1.12x amid the benchmark's other
             work, 1.19-1.31x alone): the gain is the page faults saved, so it depends on the allocator's
             state; with ``mallopt`` tuning (``--tuned-malloc``) one pass is as fast (chunks gained 1.02x).
-            Chunks also keep the :class:`~fer_graph.models.fast.FixedGraph` index tensors at chunk size
-            (about 12 MB instead of 50 MB) and peak inference memory at about a quarter (41 instead of 156
-            MB). 68-node graphs are split only beyond 481 graphs.
+            Those gains were measured before the fused Numba kernels; with them chunks are no faster (x1.00
+            GAT, x0.92 GCN in one benchmark run), and the reason to keep them is memory: peak inference
+            memory at about a quarter (33-41 instead of about 150 MB) and the GCN's
+            :class:`~fer_graph.models.fast.FixedGraph` index tensors at chunk size. 68-node graphs are split
+            only beyond 481 graphs.
 
     Raises:
         ValueError: unknown ``conv``/``norm``/``readout``/``backend``, ``node_embedding`` without
