@@ -33,7 +33,7 @@ main: install
 	$(BIN)/fer-graph build-graphs --source mediapipe --root ck48 --out $(OUT)/ck48
 	$(BIN)/fer-graph build-graphs --source mediapipe --root fer2013 --out $(OUT)/fer2013
 	$(BIN)/python experiments/occlusion_study.py --data $(OUT)/ck_lands --out $(RUNS)/ck_lands \
-		--models gat,gat_mask,svm,logreg --sensitivity
+		--models gat,gat_mask,svm,logreg --sensitivity --workers 2
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-refit", action="store_true", help="GNNs without --refit")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--workers", type=int, default=1, help="GNNs: folds fitted at once in worker processes")
     ap.add_argument("--sensitivity", action="store_true", help="also draw occlusion-sensitivity maps")
     args = ap.parse_args(argv)
     if args.threads:
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         t0 = time.perf_counter()
         cfg = configs[name]
-        m = train(ds, cfg, run, refit=cfg.arch in ("gat", "gcn") and not args.no_refit)
+        m = train(ds, cfg, run, refit=cfg.arch in ("gat", "gcn") and not args.no_refit, workers=args.workers)
         train_s[name] = round(time.perf_counter() - t0, 1)
         print(f"{name}: accuracy {m['accuracy_mean']:.4f} ± {m['accuracy_std']:.4f} ({train_s[name]} s)", flush=True)
 

@@ -1,19 +1,22 @@
-"""Fused CPU kernels (Numba) for graph attention on B graphs that share one topology.
+"""Fused CPU kernels (Numba) of the fast backend: GAT message passing on B graphs that share one topology,
+the residual LayerNorm block tail, and dropout from a counter-based random stream.
 
 One GAT layer's message passing -- attention logits, LeakyReLU, neighbour softmax (present nodes only),
 attention dropout and the weighted neighbour sum -- is one pass over the CSR neighbour lists per target
-node, and its backward is two such passes. The eager formulation (gather of scores into a padded
-neighbour table, softmax, ``embedding_bag``, and in backward ``sampled_addmm``, scatters and contiguous
-copies) runs eight to twelve memory-bound PyTorch ops per layer, each reading and writing tensors of
-``B * E' * H`` entries; here every entry is touched once or twice, inside one parallel loop.
+node, and its backward is two such passes, both run for one graph by one parallel task. The eager
+formulation (gather of scores into a padded neighbour table, softmax, ``embedding_bag``, and in backward
+``sampled_addmm``, scatters and contiguous copies) ran eight to twelve memory-bound PyTorch ops per layer,
+each reading and writing tensors of ``B * E' * H`` entries; here every entry is touched once or twice.
 
 Layout: the layer's projection output ``comb`` is ``(B, V, H*C + 2H)``: each node's H*C features
 (head-major, ``C`` channels per head), then its H source scores ``a_src . W x`` and H target scores
 ``a_dst . W x``. Entries ``e`` follow :class:`~fer_graph.models._fixed_graph.FixedGraph` CSR order (by
 target ``dst[e]``, then source ``src[e]``; one self loop per node), ``rev[e]`` is the reverse edge's entry.
 
-Kernels compile on first use (about 2-5 s per dtype) and are cached on disk by Numba (``cache=True``);
-they run on ``numba.get_num_threads()`` threads, which :func:`gat_attend` sets to torch's thread count.
+Arithmetic stays in the data's dtype (Numba promotes ``float32 op Python float`` to float64, so scalars
+are typed explicitly); kernels compile on first use (about 15 s for all of them, float32 and float64) and
+are cached on disk by Numba (``cache=True``, 0.2 s to load); they run on ``torch.get_num_threads()``
+threads.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from torch import Tensor
 __all__ = ["GATAttend", "gat_attend", "HashDropout", "hash_dropout", "ResidualLayerNormELU",
            "residual_layer_norm_elu"]
 
-# no "afn" (exp keeps full accuracy), no "nnan"/"ninf" (-inf marks excluded entries)
+# no "nnan"/"ninf": -inf marks excluded softmax entries; no "afn": no approximate division or sqrt
 _FAST = {"contract", "reassoc", "nsz", "arcp"}
 
 

@@ -87,7 +87,15 @@ def _neighbour_softmax(logits: Tensor, graph: FixedGraph, mask: Tensor | None, d
 
 
 def _finish(out: Tensor, bias: Tensor | None, mask: Tensor | None) -> Tensor:
-    """Add the bias and zero masked rows, in place: ``out`` is a fresh aggregation no backward needs."""
+    """Add the bias and zero masked rows, in place: ``out`` is a fresh aggregation no backward needs.
+
+    Not on a view: autograd records an in-place op on a view of a custom Function's output as a
+    ``CopySlices`` whose backward clones, zero-fills and copies the whole tensor (three (B, V, F) copies per
+    GCN layer and training step, measured), so views take the out-of-place ops.
+    """
+    if out._is_view():
+        out = out if bias is None else out + bias
+        return out if mask is None else out * mask[..., None]
     if bias is not None:
         out = out.add_(bias)
     return out if mask is None else out.mul_(mask[..., None])
@@ -155,8 +163,8 @@ class FastGCNConv(nn.Module):
             s = torch.where(mask, deg.clamp_min(1.0).rsqrt(), 0.0)
             weight = (s[:, graph.dst] * s[:, graph.src]).reshape(-1)
         y = self.lin(x)
-        out = SymmetricAggregate.apply(y.reshape(b * v, -1), weight, bt.index, bt.offsets).view(b, v, -1)
-        return _finish(out, self.bias, mask)
+        out = SymmetricAggregate.apply(y.reshape(b * v, -1), weight, bt.index, bt.offsets)  # (B * V, F')
+        return _finish(out, self.bias, None if mask is None else mask.reshape(-1)).view(b, v, -1)
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.in_channels}, {self.out_channels})"
