@@ -96,7 +96,18 @@ class FixedGraph:
         self.rev = torch.searchsorted(key, self.src * v + self.dst)  # CSR index of the reverse edge
         dis = self.deg.double().rsqrt()
         self.gcn_weight = (dis[self.dst] * dis[self.src]).float()
-        self._batches: OrderedDict[tuple[int, int], _Batched] = OrderedDict()
+        self._batches: OrderedDict[tuple, _Batched | Tensor] = OrderedDict()
+
+    def gcn_weights(self, num_graphs: int, dtype: torch.dtype) -> Tensor:
+        """``gcn_weight`` repeated for ``num_graphs`` graphs, ``(num_graphs * E',)`` of ``dtype`` (cached with
+        the batch index tensors; read-only)."""
+        key = ("gcn", num_graphs, dtype)
+        if key not in self._batches:
+            self._batches[key] = self.gcn_weight.to(dtype).repeat(num_graphs)
+            if len(self._batches) > _CACHE_SIZE:
+                self._batches.popitem(last=False)
+        self._batches.move_to_end(key)
+        return self._batches[key]
 
     @property
     def num_entries(self) -> int:

@@ -155,7 +155,7 @@ class FastGCNConv(nn.Module):
         b, v, _ = x.shape
         bt = graph.batched(b)
         if mask is None:
-            weight = graph.gcn_weight.to(x.dtype).repeat(b)
+            weight = graph.gcn_weights(b, x.dtype)
         else:
             x = x.masked_fill(~mask[..., None], 0.0)  # masked features never reach a sum, even non-finite
             m = mask.to(x.dtype)
