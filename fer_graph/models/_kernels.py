@@ -113,13 +113,13 @@ def _exp_nonpos_typed(z):
     return lambda z: _exp_nonpos_f64(z)
 
 
-_BLOCK = 64  # rows (target nodes) per parallel task
+_BLOCK = 64  # rows per parallel task of the block kernels
 
 
 @njit(inline="always", fastmath=_FAST)
-def _forward_rows(t0, t1, comb, rowptr, src, mask, has_mask, keep, has_keep, slope, heads, chans, out, alpha, walpha,
-                  m, s):
-    """comb (B*V, K), mask (B*V,), keep/alpha/walpha (B*E', H), out (B*V, H*C); see GATAttend.
+def _forward_graph(b, comb, rowptr, src, mask, has_mask, keep, has_keep, slope, heads, chans, out, alpha, walpha,
+                   m, s):
+    """Graph ``b``'s rows. comb (B*V, K), mask (B*V,), keep/alpha/walpha (B*E', H), out (B*V, H*C); see GATAttend.
 
     Per target node: logits of all its entries and heads (heads innermost, contiguous), per-head max,
     exp and sum, then the weighted sum of the sources' feature rows. alpha gets the softmax, walpha the
@@ -131,11 +131,10 @@ def _forward_rows(t0, t1, comb, rowptr, src, mask, has_mask, keep, has_keep, slo
     zero = np.zeros(1, dtype=comb.dtype)[0]
     one = np.ones(1, dtype=comb.dtype)[0]  # typed scalars: a Python float or int would promote to float64
     ninf = np.full(1, -np.inf, dtype=comb.dtype)[0]
-    for t in range(t0, t1):
-        b = t // v
-        i = t - b * v
+    eb, gb = b * ne, b * v
+    for i in range(v):
+        t = gb + i
         lo, hi = rowptr[i], rowptr[i + 1]
-        eb, gb = b * ne, b * v
         o = out[t]
         o[:] = zero
         if has_mask and not mask[t]:
@@ -182,28 +181,27 @@ def _forward_rows(t0, t1, comb, rowptr, src, mask, has_mask, keep, has_keep, slo
 
 @njit(parallel=True, cache=True, fastmath=_FAST)
 def _attend_forward(comb, rowptr, src, mask, has_mask, keep, has_keep, slope, heads, chans, out, alpha, walpha):
-    """Forward of :class:`GATAttend`, graphs in parallel; see :func:`_forward_rows`."""
+    """Forward of :class:`GATAttend`, graphs in parallel; see :func:`_forward_graph`."""
     v = rowptr.shape[0] - 1
     for b in prange(comb.shape[0] // v):
         m = np.empty(heads, dtype=comb.dtype)
         s = np.empty(heads, dtype=comb.dtype)
-        _forward_rows(b * v, (b + 1) * v, comb, rowptr, src, mask, has_mask, keep, has_keep, slope, heads, chans,
-                      out, alpha, walpha, m, s)
+        _forward_graph(b, comb, rowptr, src, mask, has_mask, keep, has_keep, slope, heads, chans, out, alpha,
+                       walpha, m, s)
 
 
 @njit(inline="always", fastmath=_FAST)
-def _backward_logits(t0, t1, grad, comb, alpha, rowptr, src, keep, has_keep, slope, heads, chans, glog, gcomb, dot):
-    """Pass 1 over target rows t0..t1-1: dL/dlogit of every entry (i <- j) into glog, the target scores'
+def _backward_logits(b, grad, comb, alpha, rowptr, src, keep, has_keep, slope, heads, chans, glog, gcomb, dot):
+    """Pass 1 over graph ``b``'s target rows: dL/dlogit of every entry (i <- j) into glog, the target scores'
     gradient into gcomb."""
     v = rowptr.shape[0] - 1
     ne = src.shape[0]
     hc = heads * chans
     zero = np.zeros(1, dtype=comb.dtype)[0]
-    for t in range(t0, t1):
-        b = t // v
-        i = t - b * v
+    eb, gb = b * ne, b * v
+    for i in range(v):
+        t = gb + i
         lo, hi = rowptr[i], rowptr[i + 1]
-        eb, gb = b * ne, b * v
         gi = grad[t]
         dot[:] = zero
         for e in range(lo, hi):
@@ -235,18 +233,17 @@ def _backward_logits(t0, t1, grad, comb, alpha, rowptr, src, keep, has_keep, slo
 
 
 @njit(inline="always", fastmath=_FAST)
-def _backward_sources(t0, t1, grad, walpha, rowptr, src, rev, heads, chans, glog, gcomb):
-    """Pass 2 over source rows t0..t1-1: features' and source scores' gradients, gathered over the reverse
-    entries with the weights the forward used (walpha)."""
+def _backward_sources(b, grad, walpha, rowptr, src, rev, heads, chans, glog, gcomb):
+    """Pass 2 over graph ``b``'s source rows: features' and source scores' gradients, gathered over the
+    reverse entries with the weights the forward used (walpha)."""
     v = rowptr.shape[0] - 1
     ne = src.shape[0]
     hc = heads * chans
     zero = np.zeros(1, dtype=grad.dtype)[0]
-    for t in range(t0, t1):
-        b = t // v
-        j = t - b * v
+    eb, gb = b * ne, b * v
+    for j in range(v):
+        t = gb + j
         lo, hi = rowptr[j], rowptr[j + 1]
-        eb, gb = b * ne, b * v
         gc = gcomb[t]
         gc[:hc + heads] = zero
         for f in range(lo, hi):
@@ -270,21 +267,19 @@ def _attend_backward(grad, comb, alpha, walpha, rowptr, src, rev, keep, has_keep
     graphs = comb.shape[0] // v
     for b in prange(graphs):
         dot = np.empty(heads, dtype=comb.dtype)
-        _backward_logits(b * v, (b + 1) * v, grad, comb, alpha, rowptr, src, keep, has_keep, slope, heads, chans,
-                         glog, gcomb, dot)
-        _backward_sources(b * v, (b + 1) * v, grad, walpha, rowptr, src, rev, heads, chans, glog, gcomb)
+        _backward_logits(b, grad, comb, alpha, rowptr, src, keep, has_keep, slope, heads, chans, glog, gcomb, dot)
+        _backward_sources(b, grad, walpha, rowptr, src, rev, heads, chans, glog, gcomb)
 
 
 @njit(parallel=True, cache=True)
 def _dropout_apply(x, seed, drop, scale, out):
-    """out = x * keep * scale, keep from (seed, flat position); x, out 1-d (x of length 1 broadcasts). Run on a
-    gradient with the same seed, it is dropout's backward."""
-    n = out.shape[0]
-    one = x.shape[0] == 1
+    """out = x * keep * scale, keep from (seed, flat position); x, out 1-d (out may be x). Run on a gradient
+    with the same seed, it is dropout's backward."""
+    n = x.shape[0]
     zero = np.zeros(1, dtype=x.dtype)[0]
     for blk in prange((n + 4095) // 4096):
         for t in range(blk * 4096, min(n, blk * 4096 + 4096)):
-            out[t] = x[0 if one else t] * scale if _keep16(seed, t, drop) else zero
+            out[t] = x[t] * scale if _keep16(seed, t, drop) else zero
 
 
 @njit(parallel=True, cache=True, fastmath=_FAST)
@@ -366,9 +361,9 @@ def _keep_table(dropout: _Dropout, shape: tuple[int, int], dtype: np.dtype) -> n
     """The factors dropout multiplies by (0 or ``scale``), ``shape``; a dummy (1, 1) array without dropout."""
     if dropout.drop == 0:
         return np.zeros((1, 1), dtype=dtype)
-    out = np.empty(shape, dtype=dtype)
-    _dropout_apply(np.ones(1, dtype=dtype), dropout.seed, dropout.drop, dtype.type(dropout.scale), out.reshape(-1))
-    return out
+    out = np.ones(shape, dtype=dtype).reshape(-1)
+    _dropout_apply(out, dropout.seed, dropout.drop, dtype.type(dropout.scale), out)  # in place on ones
+    return out.reshape(shape)
 
 
 def _threads() -> None:

@@ -202,9 +202,10 @@ def train(ds: FaceGraphDataset, config: TrainConfig, out_dir: str | os.PathLike,
     for tr, te in folds:
         itr_local, iva_local = inner_split(y[tr], groups[tr], val_fraction=config.val_fraction, seed=config.seed)
         splits.append((tr[itr_local], tr[iva_local]))
-    fold_args = [(x, ga, y, itr, iva, ds.topology, len(classes), config, dims, refit) for itr, iva in splits]
+    fold_args = ([(x, ga, y, itr, iva, ds.topology, len(classes), config, dims, refit) for itr, iva in splits]
+                 if entry.kind == "gnn" else [])
     pool = None
-    if workers > 1 and entry.kind == "gnn" and len(folds) > 1:
+    if workers > 1 and fold_args and len(folds) > 1:
         pool = _fold_pool(min(workers, len(folds)))
         pending = [pool.submit(_fit_fold_in_worker, *a) for a in fold_args]
     try:
