@@ -38,6 +38,7 @@ from .._io import atomic_path, write_json
 from ..exceptions import DatasetLayoutError, ModelFileError
 from ..labels import canonical_label
 from . import _mediapipe_worker as _worker
+from ._quiet import quiet_stderr
 from ._types import LandmarkSet, SkipRecord
 
 __all__ = [
@@ -232,6 +233,8 @@ class FaceLandmarkDetector:
     """One MediaPipe ``FaceLandmarker`` (IMAGE mode) per confidence tier, behind a pad-and-cascade ``detect``.
 
     Use as a context manager, or call :meth:`close`: MediaPipe graphs hold native resources.
+    MediaPipe's C++ info and warning lines are kept off stderr (:func:`fer_graph.landmarks._quiet.quiet_stderr`);
+    ``FER_GRAPH_VERBOSE=1`` in the environment shows them.
 
     Args:
         model: model bundle path, resolved by :func:`resolve_model_path` (``None``: env var, cache, download).
@@ -256,33 +259,39 @@ class FaceLandmarkDetector:
 
     def __init__(self, model: str | os.PathLike | None = None, *,
                  options: DetectionOptions = DetectionOptions()) -> None:
-        import mediapipe as mp  # imported here: scanning and cache reads do not need it
-        from mediapipe.tasks.python import vision
-        from mediapipe.tasks.python.core.base_options import BaseOptions
-
         self.model_path = resolve_model_path(model)
         self.options = options
-        self._mp = mp
         self._landmarkers: list[Any] = []
         self.timings: dict[str, Any] = {"create": 0.0, "detect": [0.0] * len(options.confidences),
                                         "calls": [0] * len(options.confidences)}
-        start = time.perf_counter()
-        try:
-            for conf in options.confidences:
-                self._landmarkers.append(vision.FaceLandmarker.create_from_options(vision.FaceLandmarkerOptions(
-                    base_options=BaseOptions(model_asset_path=str(self.model_path)),
-                    running_mode=vision.RunningMode.IMAGE,
-                    num_faces=options.num_faces,
-                    min_face_detection_confidence=conf,
-                    min_face_presence_confidence=conf,
-                    output_face_blendshapes=True,
-                    output_facial_transformation_matrixes=True,
-                )))
-        except (RuntimeError, ValueError) as exc:
-            self.close()
-            raise ModelFileError(f"{self.model_path}: cannot load as a Face Landmarker model bundle "
-                                 f"({type(exc).__name__}: {exc})") from exc
+        with quiet_stderr():
+            import mediapipe as mp  # imported here: scanning and cache reads do not need it
+
+            self._mp = mp
+            start = time.perf_counter()
+            try:
+                for conf in options.confidences:
+                    self._landmarkers.append(self._create_landmarker(conf))
+            except (RuntimeError, ValueError) as exc:
+                self.close()
+                raise ModelFileError(f"{self.model_path}: cannot load as a Face Landmarker model bundle "
+                                     f"({type(exc).__name__}: {exc})") from exc
         self.timings["create"] = time.perf_counter() - start
+
+    def _create_landmarker(self, confidence: float) -> Any:
+        """One IMAGE-mode ``FaceLandmarker`` with detection and presence confidence ``confidence``."""
+        from mediapipe.tasks.python import vision
+        from mediapipe.tasks.python.core.base_options import BaseOptions
+
+        return vision.FaceLandmarker.create_from_options(vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(self.model_path)),
+            running_mode=vision.RunningMode.IMAGE,
+            num_faces=self.options.num_faces,
+            min_face_detection_confidence=confidence,
+            min_face_presence_confidence=confidence,
+            output_face_blendshapes=True,
+            output_facial_transformation_matrixes=True,
+        ))
 
     def __enter__(self) -> FaceLandmarkDetector:
         return self
@@ -292,8 +301,9 @@ class FaceLandmarkDetector:
 
     def close(self) -> None:
         """Release every landmarker; idempotent."""
-        while self._landmarkers:
-            self._landmarkers.pop().close()
+        with quiet_stderr():
+            while self._landmarkers:
+                self._landmarkers.pop().close()
 
     def __repr__(self) -> str:
         return f"FaceLandmarkDetector({str(self.model_path)!r}, options={self.options!r})"
@@ -339,7 +349,8 @@ class FaceLandmarkDetector:
         mp_image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=canvas)
         for tier, landmarker in enumerate(self._landmarkers):
             start = time.perf_counter()
-            result = landmarker.detect(mp_image)
+            with quiet_stderr():
+                result = landmarker.detect(mp_image)
             faces = [np.array([(p.x, p.y, p.z) for p in face], np.float32) for face in result.face_landmarks]
             self.timings["detect"][tier] += time.perf_counter() - start
             self.timings["calls"][tier] += 1
