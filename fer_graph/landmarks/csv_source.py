@@ -89,6 +89,33 @@ def read_landmark_csv(
         UnknownLabelError: a label that is not a known expression name or code.
     """
     path = Path(path)
+    df = _read_frame(path)
+    cols, dims, schema = _coordinate_columns(list(df.columns), path)
+    lines = np.arange(len(df)) + 2  # 1-based, after the header
+    points = _points(df, cols, dims, path, lines)
+    keep, skipped = _openface_failures(df, path, lines)
+    labels = _labels(_column_or(df, "label", label), keep, skipped, label_map=label_map,
+                     require_label=require_label, path=path, lines=lines)
+    ids = _sample_ids(df, path, lines)
+    subjects = _column_or(df, "subject", subject)
+    sequences = _column_or(df, "sequence_id", path.stem if schema == "openface" else None)
+    splits = _column_or(df, "split", None) if "split" in df.columns else None
+    idx = np.flatnonzero(keep)
+    return LandmarkSet(
+        points=points[idx], labels=[labels[i] for i in idx], subjects=[subjects[i] for i in idx],
+        sample_ids=[ids[i] for i in idx], sequence_ids=[sequences[i] for i in idx], units=units,
+        source="csv", splits=None if splits is None else [splits[i] or "all" for i in idx],
+        image_sizes=_image_sizes(units, image_size, len(idx)), skipped=skipped,
+    )
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
+    """All cells as stripped-header str columns (``""`` for empty cells).
+
+    Raises:
+        DatasetLayoutError: the file is missing or has no data rows.
+        LandmarkFileError: the file does not parse as CSV or is not text.
+    """
     if not path.is_file():
         raise DatasetLayoutError(f"{path}: landmark CSV not found")
     try:
@@ -98,9 +125,15 @@ def read_landmark_csv(
     df.columns = [str(c).strip() for c in df.columns]
     if df.empty:
         raise DatasetLayoutError(f"{path}: no data rows")
-    cols, dims, schema = _coordinate_columns(list(df.columns), path)
-    lines = np.arange(len(df)) + 2  # 1-based, after the header
+    return df
 
+
+def _points(df: pd.DataFrame, cols: list[str], dims: int, path: Path, lines: np.ndarray) -> np.ndarray:
+    """``(N, V, dims)`` float32 landmarks from the point-major coordinate columns ``cols``.
+
+    Raises:
+        LandmarkFileError: a non-numeric, NaN or infinite cell (``path:line`` and column named).
+    """
     coords = df[cols].apply(lambda s: pd.to_numeric(s.str.strip(), errors="coerce")).to_numpy(np.float64)
     bad = ~np.isfinite(coords)
     if bad.any():
@@ -108,8 +141,11 @@ def read_landmark_csv(
         raise LandmarkFileError(
             f"{path}:{lines[r]}: column {cols[c]!r} is {df[cols[c]].iloc[r]!r}, not a finite number"
         )
-    points = coords.reshape(len(df), -1, dims).astype(np.float32)
+    return coords.reshape(len(df), -1, dims).astype(np.float32)
 
+
+def _openface_failures(df: pd.DataFrame, path: Path, lines: np.ndarray) -> tuple[np.ndarray, list[SkipRecord]]:
+    """``(N,)`` bool mask of rows to keep and a ``"no_face"`` record per OpenFace row with ``success == 0``."""
     keep = np.ones(len(df), dtype=bool)
     skipped: list[SkipRecord] = []
     if "success" in df.columns:
@@ -117,28 +153,45 @@ def read_landmark_csv(
         for r in np.flatnonzero(failed):
             skipped.append(SkipRecord(f"{path}:{lines[r]}", "no_face", "OpenFace success == 0"))
         keep &= ~failed
+    return keep, skipped
 
-    def column_or(name: str, default: str | None) -> list[str | None]:
-        if name in df.columns:
-            return [v.strip() or default for v in df[name]]
-        return [default] * len(df)
 
-    raw_labels = column_or("label", label)
+def _column_or(df: pd.DataFrame, name: str, default: str | None) -> list[str | None]:
+    """Stripped values of column ``name`` (``default`` for empty cells), or ``default`` for every row."""
+    if name in df.columns:
+        return [v.strip() or default for v in df[name]]
+    return [default] * len(df)
+
+
+def _labels(raw: list[str | None], keep: np.ndarray, skipped: list[SkipRecord], *,
+            label_map: Mapping[int, str] | None, require_label: bool, path: Path, lines: np.ndarray) -> list[str]:
+    """Canonical label per row (``""`` for rows not kept or unlabelled).
+
+    With ``require_label``, an unlabelled kept row gets ``keep[r] = False`` and an ``"unlabelled"``
+    record appended to ``skipped`` (both updated in place).
+
+    Raises:
+        UnknownLabelError: see :func:`_parse_label`.
+    """
     labels: list[str] = []
-    for r, value in enumerate(raw_labels):
-        if not keep[r]:
+    for r, value in enumerate(raw):
+        if not keep[r] or (value is None and not require_label):
             labels.append("")
-            continue
-        if value is None and not require_label:
-            labels.append("")
-            continue
-        if value is None:
+        elif value is None:
             skipped.append(SkipRecord(f"{path}:{lines[r]}", "unlabelled", "empty label"))
             keep[r] = False
             labels.append("")
-            continue
-        labels.append(_parse_label(value, label_map, f"{path}:{lines[r]}"))
+        else:
+            labels.append(_parse_label(value, label_map, f"{path}:{lines[r]}"))
+    return labels
 
+
+def _sample_ids(df: pd.DataFrame, path: Path, lines: np.ndarray) -> list[str]:
+    """``sample_id`` column, else ``<file stem>@<frame>`` (OpenFace), else ``<file stem>@<row index>``.
+
+    Raises:
+        LandmarkFileError: a duplicate id (both lines named).
+    """
     if "sample_id" in df.columns:
         ids = [v.strip() for v in df["sample_id"]]
     elif "frame" in df.columns:
@@ -150,23 +203,20 @@ def read_landmark_csv(
         if sid in seen:
             raise LandmarkFileError(f"{path}:{lines[r]}: duplicate sample_id {sid!r} (first on line {seen[sid]})")
         seen[sid] = int(lines[r])
+    return ids
 
-    subjects = column_or("subject", subject)
-    default_seq = path.stem if schema == "openface" else None
-    sequences = column_or("sequence_id", default_seq)
-    splits = column_or("split", None) if "split" in df.columns else None
-    idx = np.flatnonzero(keep)
-    sizes = None
-    if units == "image-normalized":
-        if image_size is None:
-            raise ValueError("units='image-normalized' needs image_size=(width, height)")
-        sizes = np.tile(np.asarray(image_size, dtype=np.int32), (len(idx), 1))
-    return LandmarkSet(
-        points=points[idx], labels=[labels[i] for i in idx], subjects=[subjects[i] for i in idx],
-        sample_ids=[ids[i] for i in idx], sequence_ids=[sequences[i] for i in idx], units=units,
-        source="csv", splits=None if splits is None else [splits[i] or "all" for i in idx],
-        image_sizes=sizes, skipped=skipped,
-    )
+
+def _image_sizes(units: str, image_size: tuple[int, int] | None, n: int) -> np.ndarray | None:
+    """``(n, 2)`` int32 ``(width, height)`` rows for image-normalized landmarks, else ``None``.
+
+    Raises:
+        ValueError: ``units="image-normalized"`` without ``image_size``.
+    """
+    if units != "image-normalized":
+        return None
+    if image_size is None:
+        raise ValueError("units='image-normalized' needs image_size=(width, height)")
+    return np.tile(np.asarray(image_size, dtype=np.int32), (n, 1))
 
 
 def _parse_label(value: str, label_map: Mapping[int, str] | None, where: str) -> str:
