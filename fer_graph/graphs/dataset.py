@@ -219,7 +219,12 @@ def _index(values: list[str | None]) -> tuple[Tensor, list[str]]:
 
 
 def _to_storage(lms: LandmarkSet, options: dict[str, Any]) -> tuple[Data, dict[str, Tensor], dict[str, Any]]:
-    """Normalize a LandmarkSet and lay it out as collated InMemoryDataset storage plus meta."""
+    """Normalize a LandmarkSet and lay it out as collated InMemoryDataset storage plus meta.
+
+    Raises:
+        DatasetLayoutError: ``lms`` is empty.
+        ValueError: ``include_z`` with 2-D landmarks, or a point count no topology has.
+    """
     n = len(lms)
     if n == 0:
         raise DatasetLayoutError(f"no samples to build a dataset from (source {lms.source})")
@@ -228,25 +233,48 @@ def _to_storage(lms: LandmarkSet, options: dict[str, Any]) -> tuple[Data, dict[s
     if options.get("include_z") and lms.points.shape[-1] != 3:
         raise ValueError("include_z=True but the landmarks have no z coordinate")
 
-    def norm(which: str):
-        return normalize_for_topology(lms.pixel_points(which), topo, dims=dims, align=options.get("align", True))
+    def norm(which: str) -> tuple[Tensor, Any]:
+        pts, params = normalize_for_topology(lms.pixel_points(which), topo, dims=dims,
+                                             align=options.get("align", True))
+        return torch.from_numpy(pts.reshape(n * topo.num_nodes, dims)), params
 
     pos, params = norm("points")
-    v = topo.num_nodes
-    store: dict[str, Any] = {
-        "pos": torch.from_numpy(pos.reshape(n * v, dims)),
-        "norm_center": torch.from_numpy(params.center),
-        "norm_scale": torch.from_numpy(params.scale),
-        "norm_angle": torch.from_numpy(params.angle),
-    }
+    store: dict[str, Any] = {"pos": pos, "norm_center": torch.from_numpy(params.center),
+                             "norm_scale": torch.from_numpy(params.scale), "norm_angle": torch.from_numpy(params.angle)}
+    names = _add_indices(store, lms)
+    if lms.onset is not None:
+        store["onset"] = norm("onset")[0]
+    _add_face_attributes(store, lms)
+    slices = _slices(store, n, topo.num_nodes)
+    store["sample_id"] = list(lms.sample_ids)
+    slices["sample_id"] = torch.arange(n + 1, dtype=torch.long)
+    meta = {"format": FORMAT_VERSION, "fer_graph_version": __version__, "source": lms.source, "options": options,
+            "topology": topo.name, "num_nodes": topo.num_nodes, "num_edges": topo.num_edges, "node_dims": dims,
+            **names, **_counts(store["y"].numpy(), store["split"].numpy(), names["classes"], names["splits"]),
+            "units": lms.units,
+            "skipped": [{"path": r.path, "reason": r.reason, "detail": r.detail} for r in lms.skipped],
+            "attributes": sorted(k for k in store if k != "sample_id")}
+    return Data(**store), slices, meta
+
+
+def _add_indices(store: dict[str, Any], lms: LandmarkSet) -> dict[str, Any]:
+    """Add ``y``, ``subject``, ``sequence``, ``split`` ``(N,)`` int64 to ``store``; return their name lists.
+
+    Returns:
+        ``{"classes", "subjects", "sequences", "splits", "graphs"}``: sorted names (``classes`` in
+        :func:`fer_graph.labels.sort_labels` order, splits ``["all"]`` without split info) and N.
+    """
     classes = sort_labels(lms.labels)
     store["y"] = torch.tensor([classes.index(lab) for lab in lms.labels], dtype=torch.long)
     store["subject"], subjects = _index(lms.subjects)
     store["sequence"], sequences = _index(lms.sequence_ids)
-    store["split"], splits = _index(lms.splits if lms.splits is not None else ["all"] * n)
-    if lms.onset is not None:
-        onset, _ = norm("onset")
-        store["onset"] = torch.from_numpy(onset.reshape(n * v, dims))
+    store["split"], splits = _index(lms.splits if lms.splits is not None else ["all"] * len(lms))
+    return {"classes": classes, "subjects": subjects, "sequences": sequences, "splits": splits, "graphs": len(lms)}
+
+
+def _add_face_attributes(store: dict[str, Any], lms: LandmarkSet) -> None:
+    """Add the MediaPipe graph attributes ``lms`` has: ``blendshapes`` (N, 52), ``transform`` (N, 4, 4)
+    with ``head_pose`` (N, 3) degrees, ``tier`` (N,) int8."""
     if lms.blendshapes is not None:
         store["blendshapes"] = torch.from_numpy(np.ascontiguousarray(lms.blendshapes, dtype=np.float32))
     if lms.transforms is not None:
@@ -256,41 +284,25 @@ def _to_storage(lms: LandmarkSet, options: dict[str, Any]) -> tuple[Data, dict[s
     if lms.tiers is not None:
         store["tier"] = torch.from_numpy(np.asarray(lms.tiers, dtype=np.int8))
 
-    slices: dict[str, Tensor] = {}
-    for key, value in store.items():
-        per = v if key in ("pos", "onset") else 1
-        slices[key] = torch.arange(0, n * per + 1, per, dtype=torch.long)
-    store["sample_id"] = list(lms.sample_ids)
-    slices["sample_id"] = torch.arange(n + 1, dtype=torch.long)
-    data = Data(**store)
 
-    y = store["y"].numpy()
-    split_idx = store["split"].numpy()
-    meta = {
-        "format": FORMAT_VERSION,
-        "fer_graph_version": __version__,
-        "source": lms.source,
-        "options": options,
-        "topology": topo.name,
-        "num_nodes": v,
-        "num_edges": topo.num_edges,
-        "node_dims": dims,
-        "classes": classes,
-        "subjects": subjects,
-        "sequences": sequences,
-        "splits": splits,
-        "graphs": n,
+def _slices(store: dict[str, Any], n: int, num_nodes: int) -> dict[str, Tensor]:
+    """InMemoryDataset slices: ``num_nodes`` rows per graph for ``pos``/``onset``, one for the rest."""
+    slices: dict[str, Tensor] = {}
+    for key in store:
+        per = num_nodes if key in ("pos", "onset") else 1
+        slices[key] = torch.arange(0, n * per + 1, per, dtype=torch.long)
+    return slices
+
+
+def _counts(y: np.ndarray, split: np.ndarray, classes: list[str], splits: list[str]) -> dict[str, Any]:
+    """``per_class``, ``per_split`` and ``per_class_split`` graph counts from class and split indices."""
+    return {
         "per_class": {c: int((y == i).sum()) for i, c in enumerate(classes)},
-        "per_split": {s: int((split_idx == i).sum()) for i, s in enumerate(splits)},
+        "per_split": {s: int((split == i).sum()) for i, s in enumerate(splits)},
         "per_class_split": {
-            s: {c: int(((split_idx == j) & (y == i)).sum()) for i, c in enumerate(classes)}
-            for j, s in enumerate(splits)
+            s: {c: int(((split == j) & (y == i)).sum()) for i, c in enumerate(classes)} for j, s in enumerate(splits)
         },
-        "units": lms.units,
-        "skipped": [{"path": r.path, "reason": r.reason, "detail": r.detail} for r in lms.skipped],
-        "attributes": sorted(k for k in store if k != "sample_id"),
     }
-    return data, slices, meta
 
 
 class CKLandsGraphs(FaceGraphDataset):
