@@ -66,12 +66,6 @@ class FeatureSpec:
                 raise ValueError(f"features {str(self)!r}: the dataset has no {need[token]!r} "
                                  f"(source {ds.meta['source']}); available: {sorted(attrs)}")
 
-    def node_dims(self, ds: FaceGraphDataset) -> int:
-        return len(self.node) * int(ds.meta["node_dims"])
-
-    def graph_dims(self) -> int:
-        return sum({"blendshapes": 52, "pose": 3}[t] for t in self.graph)
-
     def node_from(self, pos: Tensor, onset: Tensor | None = None) -> Tensor:
         """``(G, V, F)`` node features from ``pos`` ``(G, V, D)`` normalized coordinates (IOD units) and, for
         ``disp``, ``onset`` ``(G, V, D)`` normalized neutral frames. The one place node features are assembled.

@@ -21,7 +21,6 @@ class ProcessedGraphs(FaceGraphDataset):
         self.source = meta["source"]
         self._fixed_dir = processed_dir
         self._fingerprint = meta.get("fingerprint")
-        self._options = meta["options"]
         super().__init__(processed_dir.parent.parent, options={k: v for k, v in meta["options"].items()
                                                                if k != "source"})
 
