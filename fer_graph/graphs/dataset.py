@@ -12,8 +12,10 @@ On-disk layout of a dataset built into ``OUT``::
       processed/<source>-<hash>/meta.json   build options, class/subject/split names, topology, skips
       landmarks/...                          MediaPipe extraction cache (image sources, resumable)
 
-``<hash>`` digests the build options, so datasets built with other options live side by side; a
-``meta.json`` whose options or raw-data fingerprint differ from the current ones triggers a rebuild.
+``<hash>`` digests the build options that change the graphs (not where the raw data is, so ``OUT``
+and the raw data can be moved), and datasets built with other options live side by side. A
+``meta.json`` whose build options or raw-data fingerprint (relative file names, sizes, mtimes) differ
+from the current ones triggers a rebuild; ``raw_root`` is recorded in its ``options`` for information.
 """
 
 from __future__ import annotations
@@ -65,8 +67,19 @@ def head_pose(transforms: np.ndarray) -> np.ndarray:
     return Rotation.from_matrix(r).as_euler("xyz", degrees=True).astype(np.float32)
 
 
+#: Options recorded in ``meta.json`` for information only: they do not change the graphs, so they
+#: neither name the processed folder nor make it stale (``raw_fingerprint`` tracks the raw data).
+INFO_OPTIONS = frozenset({"raw_root"})
+
+
+def _build_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The options that change the built graphs, JSON-normalized (tuples as lists) for comparison."""
+    return json.loads(json.dumps({k: v for k, v in options.items() if k not in INFO_OPTIONS}, default=str))
+
+
 def _options_hash(options: dict[str, Any]) -> str:
-    blob = json.dumps({"format": FORMAT_VERSION, **options}, sort_keys=True, default=str)
+    """10 hex digits of sha256 over the format version and the build options (not ``INFO_OPTIONS``)."""
+    blob = json.dumps({"format": FORMAT_VERSION, **_build_options(options)}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
 
@@ -86,8 +99,8 @@ class FaceGraphDataset(InMemoryDataset):
     - ``norm_center`` ``(1, D)``, ``norm_scale`` ``(1,)``, ``norm_angle`` ``(1,)``: the normalization
       removed (input units), to map back to pixels / image coordinates.
 
-    Subclasses set :attr:`source` and implement :meth:`read_landmarks`; build options passed to
-    ``__init__`` name the processed folder and are recorded in ``meta.json``.
+    Subclasses set :attr:`source` and implement :meth:`read_landmarks`; options passed to ``__init__``
+    are recorded in ``meta.json`` and, except :data:`INFO_OPTIONS`, name the processed folder.
     """
 
     source: ClassVar[str] = ""
@@ -107,19 +120,33 @@ class FaceGraphDataset(InMemoryDataset):
         self._processed_name = f"{self.source}-{_options_hash(self.options)}"
         meta_path = out / "processed" / self._processed_name / "meta.json"
         if meta_path.is_file() and not force_reload:
-            try:
-                old = read_json(meta_path)
-                stale = old.get("options") != self.options or old.get("format") != FORMAT_VERSION or (
-                    old.get("fingerprint") != self.raw_fingerprint()
-                )
-            except (ValueError, OSError):
-                stale = True
-            force_reload = force_reload or stale
+            force_reload = self._is_stale(meta_path)
         super().__init__(str(out), transform=transform, force_reload=force_reload, log=log)
         self.meta: dict[str, Any] = read_json(self.processed_paths[1])
         self.load(self.processed_paths[0])
         self.topology: Topology = get_topology(self.meta["topology"])
         self._edge_index = self.topology.edge_index
+
+    def _is_stale(self, meta_path: Path) -> bool:
+        """Whether the processed folder of ``meta_path`` differs in format, build options or raw fingerprint.
+
+        A current folder whose ``INFO_OPTIONS`` (``raw_root``) differ from this dataset's gets them
+        updated in its ``meta.json`` (skipped when the folder is read-only). An unreadable meta is stale.
+        """
+        try:
+            old = read_json(meta_path)
+            stale = old.get("format") != FORMAT_VERSION or old.get("fingerprint") != self.raw_fingerprint() \
+                or _build_options(old.get("options")) != _build_options(self.options)
+        except (ValueError, OSError, AttributeError, TypeError):
+            return True
+        info = {k: v for k, v in self.options.items() if k in INFO_OPTIONS}
+        if not stale and any(old["options"].get(k) != v for k, v in info.items()):
+            old["options"].update(info)
+            try:
+                write_json(meta_path, old)
+            except OSError:
+                pass
+        return stale
 
     # ----------------------------------------------------------------- subclass API
     def read_landmarks(self) -> LandmarkSet:

@@ -40,8 +40,11 @@ class ProcessedGraphs(FaceGraphDataset):
 
 
 def load_processed(path: str | os.PathLike) -> FaceGraphDataset:
-    """Open a processed dataset from a ``build-graphs`` output folder (``OUT``, holding one processed
-    dataset) or from its ``OUT/processed/<source>-<hash>`` folder.
+    """Open a processed dataset from a ``build-graphs`` output folder (``OUT``) or from its
+    ``OUT/processed/<source>-<hash>`` folder, wherever ``OUT`` has been moved.
+
+    In ``OUT``, the dataset named by ``summary.json`` (its folder name, under ``OUT/processed``) is
+    opened, else the only processed dataset there.
 
     Raises:
         DatasetLayoutError: no processed dataset there, or several (name the one you mean).
@@ -50,9 +53,8 @@ def load_processed(path: str | os.PathLike) -> FaceGraphDataset:
     if (path / "meta.json").is_file() and (path / "data.pt").is_file():
         return ProcessedGraphs(path)
     if (path / "summary.json").is_file():
-        target = Path(read_json(path / "summary.json")["processed_dir"])
-        if not target.is_absolute() and not target.exists():
-            target = path / "processed" / target.name
+        # the recorded path may be absolute or relative to another cwd; the folder is always OUT/processed/<name>
+        target = path / "processed" / Path(read_json(path / "summary.json")["processed_dir"]).name
         if (target / "meta.json").is_file():
             return ProcessedGraphs(target)
     candidates = sorted(p.parent for p in path.glob("processed/*/meta.json") if (p.parent / "data.pt").is_file())
