@@ -79,3 +79,42 @@ def ck48_graphs(tmp_path_factory, ck48_subset, model_path):
     from fer_graph.graphs.image_dataset import ImageFolderGraphs
 
     return ImageFolderGraphs(tmp_path_factory.mktemp("ck48_out"), ck48_subset, model=model_path, workers=0)
+
+
+# ------------------------------------------------------------------ synthetic data (no private files needed)
+@pytest.fixture(scope="session")
+def synthetic_ck_lands(tmp_path_factory) -> Path:
+    """A synthetic CK+ lands folder (:func:`fer_graph.graphs.synthetic.write_ck_lands`): 12 subjects x the
+    6 CK+ lands classes, one 2-frame sequence (onset + apex) each: 72 labelled sequences."""
+    from fer_graph.graphs.synthetic import make_face_landmarks, write_ck_lands
+
+    return write_ck_lands(tmp_path_factory.mktemp("synthetic_ck") / "CK+", make_face_landmarks(12, rng=0))
+
+
+@pytest.fixture(scope="session")
+def synthetic_ibug_graphs(tmp_path_factory, synthetic_ck_lands):
+    """:class:`~fer_graph.graphs.CKLandsGraphs` of ``synthetic_ck_lands``: 72 graphs of 68 nodes with
+    ``onset``, 12 subjects, 6 classes, subject k-fold protocol."""
+    from fer_graph.graphs import CKLandsGraphs
+
+    return CKLandsGraphs(tmp_path_factory.mktemp("synthetic_ck_out"), synthetic_ck_lands)
+
+
+@pytest.fixture(scope="session")
+def synthetic_mesh_graphs(tmp_path_factory):
+    """:class:`~fer_graph.graphs.synthetic.LandmarkSetGraphs`: 70 graphs of 468 nodes (2-D features), 10
+    subjects x 7 FER-2013 classes, with ``blendshapes``, ``transform`` and ``head_pose``; subject k-fold."""
+    from fer_graph.graphs.synthetic import LandmarkSetGraphs, make_face_landmarks
+
+    lms = make_face_landmarks(10, topology="mediapipe468", rng=1)
+    return LandmarkSetGraphs(tmp_path_factory.mktemp("synthetic_mesh"), lms, name="synthetic_mesh")
+
+
+@pytest.fixture(scope="session")
+def synthetic_mesh_holdout(tmp_path_factory):
+    """Like ``synthetic_mesh_graphs`` with 12 subjects and FER-2013 style splits: 63 ``train`` graphs (9
+    subjects) and 21 ``publictest`` (3 subjects), so training uses the hold-out protocol."""
+    from fer_graph.graphs.synthetic import LandmarkSetGraphs, make_face_landmarks
+
+    lms = make_face_landmarks(12, topology="mediapipe468", split="holdout", rng=2)
+    return LandmarkSetGraphs(tmp_path_factory.mktemp("synthetic_holdout"), lms, name="synthetic_holdout")
