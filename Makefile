@@ -8,7 +8,6 @@ FER_GRAPH_DATA ?= $(if $(wildcard ../shared/data),../shared/data,data)
 export FER_GRAPH_DATA
 FER_GRAPH_FACE_LANDMARKER ?= $(if $(wildcard ../shared/models/face_landmarker.task),../shared/models/face_landmarker.task,)
 export FER_GRAPH_FACE_LANDMARKER
-export OMP_WAIT_POLICY = PASSIVE
 OUT ?= data/processed
 
 .PHONY: install main test clean
@@ -32,7 +31,7 @@ main: install
 	$(BIN)/fer-graph build-graphs --source ck-lands --root ck_lands/CK+ --out $(OUT)/ck_lands
 	$(BIN)/fer-graph build-graphs --source mediapipe --root ck48 --out $(OUT)/ck48
 	$(BIN)/fer-graph build-graphs --source mediapipe --root fer2013 --out $(OUT)/fer2013
-	$(BIN)/python experiments/occlusion_study.py --data $(OUT)/ck_lands --out $(RUNS)/ck_lands \
+	$(BIN)/fer-graph occlusion-study --data $(OUT)/ck_lands --out $(RUNS)/ck_lands \
 		--models gat,gat_mask,svm,logreg --sensitivity --workers 2
 
 test: install

@@ -1,17 +1,36 @@
 """fer-graph: facial expression recognition from face-landmark graphs.
 
 Stages: :mod:`fer_graph.landmarks` (sources) -> :mod:`fer_graph.graphs` (topology, normalization,
-datasets) -> :mod:`fer_graph.models` -> :mod:`fer_graph.training` / :mod:`fer_graph.evaluation`.
+datasets) -> :mod:`fer_graph.occlusion` -> :mod:`fer_graph.models` -> :mod:`fer_graph.training` /
+:mod:`fer_graph.evaluation` -> :mod:`fer_graph.cli`.
 """
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
 
 __version__ = "0.1.0"
 
 
-def load_model(run):
-    """Load a trained run for prediction (see :class:`fer_graph.evaluation.ExpressionModel`)."""
-    from .evaluation.predictor import load_model as _load
+def load_model(run: str | os.PathLike, *, folds: Sequence[int] | None = None, backend: str = "fast"):
+    """Load a trained run (any model: GNN or scikit-learn baseline) for prediction:
+    ``fer_graph.load_model("runs/gat", folds=[0]).predict_images([...])``.
 
-    return _load(run)
+    See :class:`fer_graph.evaluation.ExpressionModel` for the arguments and errors.
+    """
+    from .evaluation.predictor import ExpressionModel
+
+    return ExpressionModel(run, folds=folds, backend=backend)
 
 
-__all__ = ["__version__", "load_model"]
+def run_occlusion_study(data: str | os.PathLike, out_dir: str | os.PathLike, **kwargs: Any) -> dict[str, Any]:
+    """Train several models on one dataset's folds and sweep them over the same occlusions: see
+    :func:`fer_graph.evaluation.study.run_occlusion_study`."""
+    from .evaluation.study import run_occlusion_study as _run
+
+    return _run(data, out_dir, **kwargs)
+
+
+__all__ = ["__version__", "load_model", "run_occlusion_study"]

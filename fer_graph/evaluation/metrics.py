@@ -48,10 +48,7 @@ def save_confusion_matrix(confusion: list[list[int]], classes: list[str], out: s
     Returns:
         The two paths written (both atomically).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone, renders with Agg
 
     out = Path(out)
     cm = np.asarray(confusion)
@@ -62,7 +59,8 @@ def save_confusion_matrix(confusion: list[list[int]], classes: list[str], out: s
         for c, row in zip(classes, cm):
             w.writerow([c, *row.tolist()])
     rates = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.8 * len(classes), 0.8 + 0.7 * len(classes)))
+    fig = Figure(figsize=(1.0 + 0.8 * len(classes), 0.8 + 0.7 * len(classes)))
+    ax = fig.subplots()
     ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
     ax.set_yticks(range(len(classes)), classes)
@@ -77,5 +75,4 @@ def save_confusion_matrix(confusion: list[list[int]], classes: list[str], out: s
     fig.tight_layout()
     with atomic_path(png_path) as tmp:
         fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
     return csv_path, png_path

@@ -5,9 +5,10 @@ numbers are as subject-independent as the run itself (CK+ k-fold: each fold's te
 fold's model; FER-2013 hold-out: publictest with the one model). Masks and noise are seeded by the
 condition, not by the model, so every model of a comparison sees the very same occlusions.
 
-GNN runs are evaluated through the fast fixed-topology layers (node removal is a node mask there);
-scikit-learn runs on flattened coordinates take ``masking`` (zero-fill) and ``imputation`` — removal does
-not exist for a fixed-length vector, so those rows are absent. Graph-level attributes (blendshapes, head
+Every run is scored through its fold models' common interface. Graph models are evaluated through the
+dense fixed-topology layers (node removal is a node mask there); models on flattened coordinates take
+``masking`` (zero-fill) and ``imputation`` — removal does not exist for a fixed-length vector, so those
+rows are absent. Graph-level attributes (blendshapes, head
 pose) are left as detected: graph masking simulates missing landmarks, not a re-detection (use the
 image-level occlusion for that).
 """
@@ -29,19 +30,18 @@ from .._io import read_json
 from ..exceptions import FerGraphError
 from ..graphs.features import FeatureSpec
 from ..labels import apply_label_scheme
-from ..models import get_model_entry
+from ..models.estimator import FaceClassifier, ModelInputs
 from ..occlusion.masks import patch_masks, random_masks, region_masks
 from ..occlusion.noise import landmark_noise
 from ..occlusion.regions import REGION_NAMES, get_region
 from ..occlusion.strategies import STRATEGIES, check_strategy, occlude
-from ..training.checkpoint import check_compatible, load_checkpoint
-from ..training.run import flat_features
+from ..training.checkpoint import check_compatible
 from ..training.splits import holdout_split
-from ..training.trainer import predict_proba
 from .metrics import classification_metrics
+from .predictor import load_fold_models
 
-__all__ = ["Condition", "make_conditions", "RunEvaluator", "occlusion_sweep", "summarize_sweep", "IMAGE_STRATEGY",
-           "SWEEP_COLUMNS", "DEFAULT_EXTENTS", "DEFAULT_NOISE"]
+__all__ = ["Condition", "make_conditions", "RunEvaluator", "occlusion_sweep", "summarize_sweep", "auc_extent",
+           "IMAGE_STRATEGY", "SWEEP_COLUMNS", "DEFAULT_EXTENTS", "DEFAULT_NOISE"]
 
 #: Column order of ``sweep.csv`` (scripts read these names).
 SWEEP_COLUMNS = ("model", "strategy", "region", "extent", "noise", "accuracy", "macro_f1", "n")
@@ -128,16 +128,23 @@ class SweepError(FerGraphError, ValueError):
 
 class RunEvaluator:
     """A trained run's fold models and held-out samples on a processed dataset, ready to be scored under
-    occlusion conditions.
+    occlusion conditions. Any model family: each fold model is a
+    :class:`~fer_graph.models.estimator.FaceClassifier`.
 
     Args:
-        run: run directory written by ``fer-graph train`` (GNN ``.pt`` or scikit-learn ``.joblib`` folds).
+        run: run directory written by ``fer-graph train``.
         ds: the processed dataset the run was trained on.
         name: model name in the sweep table (default: the run directory's name).
 
+    Attributes:
+        kind: the fold models' family (``"gnn"`` / ``"sklearn"``), for tables.
+        reference_strategy: the strategy that suits the model (``removal`` for graph models, else
+            ``imputation``).
+
     Raises:
-        SweepError: no checkpoints, or ``predictions.csv`` names samples the dataset lacks.
+        SweepError: no fold models, or ``predictions.csv`` names samples the dataset lacks.
         CheckpointMismatchError: other topology / features.
+        ModelLoadError: a fold model that cannot be loaded safely.
     """
 
     def __init__(self, run: str | os.PathLike, ds, *, name: str | None = None) -> None:
@@ -148,7 +155,6 @@ class RunEvaluator:
         cfg = read_json(cfg_path)
         self.name = name or self.run.name
         self.arch = cfg["arch"]
-        self.kind = get_model_entry(self.arch).kind
         self.topology = ds.topology
         self.spec = FeatureSpec.parse(cfg["features"])
         check_compatible(cfg, topology=ds.meta["topology"], features=str(self.spec),
@@ -160,13 +166,20 @@ class RunEvaluator:
         kept = np.flatnonzero(keep)
         #: dataset index of each kept sample (positions below index these)
         self.sample_index = kept
-        self.x = self.spec.node_features(ds)[kept]
-        ga = self.spec.graph_features(ds)
-        self.graph_attr = ga[kept] if ga is not None else None
+        inputs = ModelInputs.from_dataset(ds, self.spec, kept)
+        self.x, self.graph_attr, self.blendshapes = inputs.x, inputs.graph_attr, inputs.blendshapes
         self.y = np.asarray(y)
-        self.blendshapes = (ds.tensor("blendshapes")[kept].numpy()
-                            if "blendshapes" in get_model_entry(self.arch).needs else None)
+        self.folds = self._read_folds(ds, kept)
+        self.models = self._load_models()
+        first = next(iter(self.models.values()))
+        self.kind, self.reference_strategy = first.kind, first.reference_strategy
+        self.mean_faces = {k: self.x[tr].mean(0) for k, _, tr in self.folds}
+        #: ``(V, 2)`` mean normalized landmark positions (IOD units, y down), for drawing
+        self.mean_shape = ds.tensor("pos")[kept][..., :2].mean(0).numpy()
+        self.test_positions = np.concatenate([te for _, te, _ in self.folds])
 
+    def _read_folds(self, ds, kept: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """``(fold, test positions, train positions)`` per fold, from the run's ``predictions.csv``."""
         position = {sid: i for i, sid in enumerate(np.asarray(ds.sample_ids)[kept])}
         folds: dict[int, list[int]] = {}
         with (self.run / "predictions.csv").open(newline="") as fh:
@@ -176,33 +189,26 @@ class RunEvaluator:
                                      f"{ds.processed_dir}; sweep a run on the dataset it was trained on")
                 folds.setdefault(int(row["fold"]), []).append(position[row["sample_id"]])
         hold = holdout_split(ds)
-        train_pool = None
-        if hold is not None:
-            train_pool = np.flatnonzero(np.isin(kept, hold[0]))
-        self.folds: list[tuple[int, np.ndarray, np.ndarray]] = []  # (fold, test positions, train positions)
+        train_pool = None if hold is None else np.flatnonzero(np.isin(kept, hold[0]))
+        out = []
         for k in sorted(folds):
             te = np.sort(np.asarray(folds[k], dtype=np.int64))
-            tr = train_pool if train_pool is not None else np.setdiff1d(np.arange(len(kept)), te)
-            self.folds.append((k, te, tr))
-        self.models: dict[int, Any] = {}
-        for k, _, _ in self.folds:
-            pt, jl = self.run / "checkpoints" / f"fold_{k:02d}.pt", self.run / "checkpoints" / f"fold_{k:02d}.joblib"
-            if pt.is_file():
-                self.models[k] = load_checkpoint(pt, backend="fast")[0]
-            elif jl.is_file():
-                import joblib
+            out.append((k, te, train_pool if train_pool is not None else np.setdiff1d(np.arange(len(kept)), te)))
+        return out
 
-                self.models[k] = joblib.load(jl)["model"]
-            else:
-                raise SweepError(f"{self.run}: fold {k} has no checkpoint ({pt.name} or {jl.name})")
-        self.mean_faces = {k: self.x[tr].mean(0) for k, _, tr in self.folds}
-        #: ``(V, 2)`` mean normalized landmark positions (IOD units, y down), for drawing
-        self.mean_shape = ds.tensor("pos")[kept][..., :2].mean(0).numpy()
-        self.test_positions = np.concatenate([te for _, te, _ in self.folds])
+    def _load_models(self) -> dict[int, FaceClassifier]:
+        from .predictor import RunNotFoundError
+
+        wanted = [k for k, _, _ in self.folds]
+        try:
+            models, _ = load_fold_models(self.run, folds=wanted)
+        except RunNotFoundError as exc:
+            raise SweepError(str(exc)) from None
+        return models
 
     def supports(self, strategy: str) -> bool:
         """Whether the model can be evaluated under ``strategy`` (removal needs a graph model)."""
-        return strategy != "removal" or self.kind == "gnn"
+        return strategy != "removal" or self.reference_strategy == "removal"
 
     @torch.no_grad()
     def predict(self, occluded: np.ndarray | None, strategy: str, *, noise: float = 0.0,
@@ -235,22 +241,18 @@ class RunEvaluator:
 
     @torch.no_grad()
     def classify(self, fold: int, x: torch.Tensor, graph_attr: torch.Tensor | None = None,
-                 blendshapes: np.ndarray | None = None, *, mask: torch.Tensor | None = None,
+                 blendshapes: torch.Tensor | None = None, *, mask: torch.Tensor | None = None,
                  visible: torch.Tensor | None = None) -> np.ndarray:
         """Predicted class indices ``(n,)`` of fold ``fold``'s model for ``n`` samples' features.
 
         Args:
             x: ``(n, V, F)`` node features (the run's feature spec).
             graph_attr: ``(n, A)`` graph attributes, when the spec has graph tokens.
-            blendshapes: ``(n, 52)``, for the blendshape-only baselines.
-            mask, visible: ``(n, V)`` bool node masks for GNNs (see :func:`predict_proba`); scikit-learn
-                models get the (already occluded) features only.
+            blendshapes: ``(n, 52)``, for models that use them.
+            mask, visible: ``(n, V)`` bool node masks (see :meth:`FaceClassifier.predict_proba`).
         """
-        model = self.models[fold]
-        if self.kind == "gnn":
-            return predict_proba(model, x, graph_attr, self.topology, mask=mask, visible=visible).argmax(1).numpy()
-        feats = flat_features(x, graph_attr, blendshapes if self.blendshapes is not None else None)
-        return np.asarray(model.predict(feats))
+        inputs = ModelInputs(x, graph_attr, None if blendshapes is None else torch.as_tensor(blendshapes))
+        return self.models[fold].predict(inputs, mask=mask, visible=visible)
 
     def score(self, condition: Condition, *, seed: int = 0) -> dict[str, Any]:
         """Accuracy, macro-F1, per-class recall and n of the pooled held-out samples under ``condition``."""
@@ -278,55 +280,67 @@ def occlusion_sweep(evaluators: Iterable[RunEvaluator], conditions: Sequence[Con
         m = ev.score(cond, seed=seed)
         rows.append({"model": ev.name, "strategy": cond.strategy, "region": cond.region, "extent": cond.extent,
                      "noise": cond.noise, "accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "n": m["n"],
-                     "arch": ev.arch, "kind": ev.kind, "noise_region": cond.noise_region,
+                     "arch": ev.arch, "kind": ev.kind, "reference_strategy": ev.reference_strategy,
+                     "noise_region": cond.noise_region,
                      "per_class_recall": m["per_class_recall"]})
     if on_progress is not None:
         on_progress(len(jobs), len(jobs))
     return rows
 
 
-def _auc(extents: np.ndarray, accs: np.ndarray) -> float:
-    order = np.argsort(extents)
-    e, a = extents[order], accs[order]
+def auc_extent(extents: np.ndarray, accuracies: np.ndarray) -> float:
+    """Normalized area under accuracy vs extent: the trapezoid area (``sklearn.metrics.auc``) divided by
+    the extent range, so in [0, 1]; the single accuracy when all extents coincide."""
+    from sklearn.metrics import auc
+
+    e, a = np.asarray(extents, dtype=float), np.asarray(accuracies, dtype=float)
+    order = np.argsort(e, kind="stable")
+    e, a = e[order], a[order]
     span = e[-1] - e[0]
-    return float(np.trapezoid(a, e) / span) if span > 0 else float(a[0])
+    return float(auc(e, a) / span) if span > 0 else float(a[0])
+
+
+def _extent_aucs(mine, clean_accuracy: float) -> dict[str, dict[str, float]]:
+    """``{strategy: {"patch" | "random": AUC}}`` with the clean accuracy as the extent-0 point."""
+    out: dict[str, dict[str, float]] = {}
+    curves = mine[mine["region"].isin(["patch", "random"]) & mine["strategy"].isin(STRATEGIES)]
+    for (strategy, region), g in curves.groupby(["strategy", "region"], sort=False):
+        e = np.concatenate([[0.0], g["extent"].to_numpy()])
+        a = np.concatenate([[clean_accuracy], g["accuracy"].to_numpy()])
+        out.setdefault(strategy, {})[region] = round(auc_extent(e, a), 4)
+    return {s: out[s] for s in STRATEGIES if s in out}
 
 
 def summarize_sweep(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Per-model summary of a sweep (``summary.json``).
 
-    For each model: ``clean_accuracy``; ``auc_extent`` — the area under accuracy vs extent of contiguous
-    BFS patches (extent 0 = clean) divided by the extent range, so in [0, 1] (1 = perfect at every
-    extent), under the model's reference strategy (``removal`` for GNNs, ``imputation`` for models on
-    flattened coordinates); ``auc_extent_by_strategy`` for every strategy and for random dropout;
-    ``region_accuracy`` per preset (reference strategy) and ``region_accuracy_by_strategy`` per preset and
-    strategy, including ``image`` (painted occluder, re-detected: :mod:`fer_graph.evaluation.image_occlusion`)
-    when the rows hold it; ``noise_accuracy`` per sigma.
+    For each model: ``clean_accuracy``; ``auc_extent`` — :func:`auc_extent` of accuracy vs the extent of
+    contiguous BFS patches (extent 0 = clean) under the model's reference strategy (``removal`` for graph
+    models, ``imputation`` for models on flattened coordinates); ``auc_extent_by_strategy`` for every
+    strategy and for random dropout; ``region_accuracy`` per preset (reference strategy) and
+    ``region_accuracy_by_strategy`` per preset and strategy, including ``image`` (painted occluder,
+    re-detected: :mod:`fer_graph.evaluation.image_occlusion`) when the rows hold it; ``noise_accuracy`` per sigma.
     """
+    import pandas as pd
+
+    df = pd.DataFrame(list(rows))
     out: dict[str, Any] = {}
-    for model in dict.fromkeys(r["model"] for r in rows):
-        mine = [r for r in rows if r["model"] == model]
-        clean = next(r for r in mine if r["region"] == "none")
-        kind = clean["kind"]
-        ref = "removal" if kind == "gnn" else "imputation"
-        by_strategy: dict[str, dict[str, float]] = {}
-        for kind_name in ("patch", "random"):
-            for s in STRATEGIES:
-                pts = [(r["extent"], r["accuracy"]) for r in mine if r["region"] == kind_name and r["strategy"] == s]
-                if pts:
-                    e, a = np.array([0.0] + [p[0] for p in pts]), np.array([clean["accuracy"]] + [p[1] for p in pts])
-                    by_strategy.setdefault(s, {})[kind_name] = round(_auc(e, a), 4)
-        regions: dict[str, dict[str, float]] = {}
-        for r in mine:
-            if r["region"] not in ("none", "patch", "random", "all") and r["strategy"] in (*STRATEGIES, IMAGE_STRATEGY):
-                regions.setdefault(r["region"], {})[r["strategy"]] = r["accuracy"]
+    for model, mine in df.groupby("model", sort=False):
+        clean = mine[mine["region"] == "none"].iloc[0]
+        ref = clean.get("reference_strategy", "imputation")
+        by_strategy = _extent_aucs(mine, float(clean["accuracy"]))
+        regional = mine[~mine["region"].isin(["none", "patch", "random", "all"])
+                        & mine["strategy"].isin([*STRATEGIES, IMAGE_STRATEGY])]
+        regions = {reg: dict(zip(g["strategy"], g["accuracy"].astype(float)))
+                   for reg, g in regional.groupby("region", sort=False)}
+        noisy = mine[mine["noise"] > 0]
         out[model] = {
-            "arch": clean["arch"], "kind": kind, "clean_accuracy": clean["accuracy"],
-            "clean_macro_f1": clean["macro_f1"], "reference_strategy": ref,
+            "arch": clean["arch"], "kind": clean["kind"], "clean_accuracy": float(clean["accuracy"]),
+            "clean_macro_f1": float(clean["macro_f1"]), "reference_strategy": ref,
             "auc_extent": by_strategy.get(ref, {}).get("patch"),
             "auc_extent_by_strategy": by_strategy,
             "region_accuracy": {reg: v.get(ref) for reg, v in regions.items()},
             "region_accuracy_by_strategy": regions,
-            "noise_accuracy": {str(r["noise"]): r["accuracy"] for r in mine if r["noise"] > 0},
+            "noise_accuracy": {str(n): float(a) for n, a in zip(noisy["noise"], noisy["accuracy"])},
         }
     return out

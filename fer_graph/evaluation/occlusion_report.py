@@ -43,30 +43,28 @@ def write_sweep_report(rows: Sequence[dict[str, Any]], out_dir: str | os.PathLik
     summary = summarize_sweep(rows)
     write_json(out / "summary.json", {**summary, **({"sweep": extra} if extra else {})})
     _plot_regions(df, out / "regions.png")
-    _plot_curve(df, out / "extent.png", kind="extent")
-    _plot_curve(df, out / "noise.png", kind="noise")
+    _plot_curve(df, out / "extent.png", axis="extent")
+    _plot_curve(df, out / "noise.png", axis="noise")
     return summary
 
 
-def _plt():
-    import matplotlib
+def _figure(rows: int, cols: int, figsize: tuple[float, float]):
+    """A pyplot-free ``Figure`` (renders with Agg, leaves the caller's backend alone) and its axes grid."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(rows, cols, squeeze=False)
 
 
 def _plot_regions(df, path: Path) -> None:
     regs = df[~df.region.isin(["none", "patch", "random", "all"]) & (df.noise == 0)]
     if regs.empty:
         return
-    plt = _plt()
     models = list(dict.fromkeys(df.model))
     strategies = list(dict.fromkeys(regs.strategy))
     regions = list(dict.fromkeys(regs.region))
-    fig, axes = plt.subplots(len(strategies), 1, figsize=(max(8, 0.75 * len(regions) * max(1, len(models) / 2)),
-                                                          3.2 * len(strategies)), squeeze=False)
+    fig, axes = _figure(len(strategies), 1, (max(8, 0.75 * len(regions) * max(1, len(models) / 2)),
+                                             3.2 * len(strategies)))
     width = 0.8 / len(models)
     for ax, strategy in zip(axes[:, 0], strategies):
         for i, model in enumerate(models):
@@ -86,12 +84,13 @@ def _plot_regions(df, path: Path) -> None:
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
 
 
-def _plot_curve(df, path: Path, *, kind: str) -> None:
-    plt = _plt()
-    if kind == "extent":
+def _plot_curve(df, path: Path, *, axis: str) -> None:
+    """Accuracy vs occlusion extent (``axis="extent"``: one panel per region kind and strategy) or vs noise."""
+    from matplotlib.lines import Line2D
+
+    if axis == "extent":
         panels = [(k, s) for k in ("patch", "random") for s in dict.fromkeys(df[df.region == k].strategy)]
     else:
         panels = [("all", "none")] if (df.noise > 0).any() else []
@@ -99,7 +98,7 @@ def _plot_curve(df, path: Path, *, kind: str) -> None:
         return
     cols = min(3, len(panels))
     rows = -(-len(panels) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows + 0.6), squeeze=False)
+    fig, axes = _figure(rows, cols, (4.2 * cols, 3.4 * rows + 0.6))
     for ax in axes.ravel()[len(panels):]:
         ax.axis("off")
     models = list(dict.fromkeys(df.model))
@@ -107,7 +106,7 @@ def _plot_curve(df, path: Path, *, kind: str) -> None:
     for ax, (region, strategy) in zip(axes.ravel(), panels):
         for model in models:
             clean = df[(df.model == model) & (df.region == "none")]
-            if kind == "extent":
+            if axis == "extent":
                 sub = df[(df.model == model) & (df.region == region) & (df.strategy == strategy)]
                 xs, ys = sub.extent, sub.accuracy
             else:
@@ -122,15 +121,14 @@ def _plot_curve(df, path: Path, *, kind: str) -> None:
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
         ax.set_ylabel("accuracy")
-        if kind == "extent":
+        if axis == "extent":
             ax.set_xlabel("fraction of landmarks occluded")
             ax.set_title(f"{'contiguous BFS patch' if region == 'patch' else 'random dropout'} — {strategy}", fontsize=9)
         else:
             ax.set_xlabel("landmark noise sigma (IOD)")
             ax.set_title("Gaussian landmark noise", fontsize=9)
-    handles = [plt.Line2D([], [], color=colors[m], marker="o", ms=3, label=m) for m in models]
+    handles = [Line2D([], [], color=colors[m], marker="o", ms=3, label=m) for m in models]
     fig.legend(handles=handles, loc="lower center", ncol=min(6, len(models)), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.6 / (3.4 * rows + 0.6) + 0.02, 1, 1))
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)

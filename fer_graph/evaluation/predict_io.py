@@ -58,18 +58,16 @@ def predict_path(inputs: str | os.PathLike, run: str | os.PathLike, *, model: st
 def plot_prediction(image_path: str, landmarks: np.ndarray, probabilities: dict[str, float],
                     edges, out: str | os.PathLike) -> None:
     """Draw the face mesh over the image with the class probabilities as a bar chart (PNG, atomic)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.collections import LineCollection
+    from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone, renders with Agg
     from PIL import Image
 
     with Image.open(image_path) as im:
         img = np.asarray(im.convert("RGB"))
     h, w = img.shape[:2]
     xy = landmarks[:, :2] * np.array([w, h])
-    fig, (a, b) = plt.subplots(1, 2, figsize=(8, 4), gridspec_kw={"width_ratios": [1, 1]})
+    fig = Figure(figsize=(8, 4))
+    a, b = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1]})
     a.imshow(img)
     a.add_collection(LineCollection([[xy[i], xy[j]] for i, j in edges], colors="lime", linewidths=0.3))
     a.set_axis_off()
@@ -82,4 +80,3 @@ def plot_prediction(image_path: str, landmarks: np.ndarray, probabilities: dict[
     fig.tight_layout()
     with atomic_path(out) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)

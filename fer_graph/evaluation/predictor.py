@@ -10,74 +10,96 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._io import read_json
 from ..exceptions import FerGraphError
 from ..graphs.features import FeatureSpec
 from ..graphs.normalize import normalize_for_topology
 from ..graphs.topology import get_topology
 from ..landmarks._types import SkipRecord
-from ..training.checkpoint import check_compatible, load_checkpoint
-from ..training.trainer import predict_proba
+from ..models.estimator import CHECKPOINT_SUFFIXES, FaceClassifier, ModelInputs, load_classifier
+from ..training.checkpoint import check_compatible
 
-__all__ = ["ExpressionModel", "load_model", "RunNotFoundError"]
+__all__ = ["ExpressionModel", "load_model", "load_fold_models", "RunNotFoundError"]
 
 
 class RunNotFoundError(FerGraphError, FileNotFoundError):
-    """The run directory is missing or holds no GNN checkpoint."""
+    """The run directory is missing or holds no fold model."""
+
+
+def _fold_of(path: Path) -> int:
+    return int(path.stem.split("_")[1])
+
+
+def load_fold_models(run: str | os.PathLike, *, folds: Sequence[int] | None = None, backend: str = "fast"
+                     ) -> tuple[dict[int, FaceClassifier], dict[str, Any]]:
+    """The fold models of a run directory: ``({fold: classifier}, meta of the first)``, any model family
+    (``checkpoints/fold_XX.pt`` GNNs, ``fold_XX.skops`` scikit-learn baselines).
+
+    Args:
+        run: a run directory written by ``fer-graph train``.
+        folds: load only these folds; ``None`` = all.
+        backend: GNN layers, ``"fast"`` or ``"pyg"``.
+
+    Raises:
+        RunNotFoundError: no such run, no fold model in it, or a requested fold missing.
+        ModelLoadError: a model file that cannot be loaded safely.
+    """
+    run = Path(run)
+    if not (run / "config.json").is_file():
+        raise RunNotFoundError(f"{run}: not a fer-graph run directory (no config.json)")
+    files = sorted(p for p in (run / "checkpoints").glob("fold_*") if p.suffix in CHECKPOINT_SUFFIXES)
+    if not files:
+        raise RunNotFoundError(f"{run}: no fold models (checkpoints/fold_*{{{','.join(CHECKPOINT_SUFFIXES)}}})")
+    if folds is not None:
+        wanted = {int(k) for k in folds}
+        chosen = [f for f in files if _fold_of(f) in wanted]
+        if len(chosen) != len(wanted):
+            raise RunNotFoundError(f"{run}: folds {sorted(wanted)} requested, models exist for "
+                                   f"{[f.stem for f in files]}")
+        files = chosen
+    loaded = {_fold_of(f): load_classifier(f, backend=backend) for f in files}
+    return {k: clf for k, (clf, _) in loaded.items()}, next(iter(loaded.values()))[1]
 
 
 class ExpressionModel:
-    """A trained run ready for prediction.
+    """A trained run ready for prediction: any model family (GNN or scikit-learn baseline).
 
     The run's fold models (k-fold protocols) are all loaded and their probabilities averaged — each was
     trained on 90% of the subjects, so the ensemble uses every training subject.
 
     Args:
-        run: a run directory written by ``fer-graph train`` (GNN architectures).
-        folds: load only these fold models (e.g. ``[0]``: one graph pass per face instead of k);
-            ``None`` = all.
-        backend: layer implementation, ``"fast"`` (default; dense fixed-topology layers) or ``"pyg"``.
+        run: a run directory written by ``fer-graph train``.
+        folds: load only these fold models (e.g. ``[0]``: one model per face instead of k); ``None`` = all.
+        backend: GNN layer implementation, ``"fast"`` (default; dense fixed-topology layers) or ``"pyg"``.
 
     Attributes:
         classes: class names, in the order of probability columns.
         topology: :class:`~fer_graph.graphs.topology.Topology` the models expect.
         features: the :class:`~fer_graph.graphs.features.FeatureSpec` they were trained on.
+        models: the fold models (:class:`~fer_graph.models.estimator.FaceClassifier`).
 
     Raises:
-        RunNotFoundError: no such run, no ``checkpoints/fold_*.pt`` in it, or a requested fold missing.
+        RunNotFoundError: see :func:`load_fold_models`.
     """
 
     def __init__(self, run: str | os.PathLike, *, folds: Sequence[int] | None = None,
                  backend: str = "fast") -> None:
-        run = Path(run)
-        if not (run / "config.json").is_file():
-            raise RunNotFoundError(f"{run}: not a fer-graph run directory (no config.json)")
-        files = sorted((run / "checkpoints").glob("fold_*.pt"))
-        if not files:
-            raise RunNotFoundError(f"{run}: no GNN checkpoints (checkpoints/fold_*.pt); predict needs a gcn/gat run")
-        if folds is not None:
-            wanted = {int(k) for k in folds}
-            files = [f for f in files if int(f.stem.split("_")[1]) in wanted]
-            if len(files) != len(wanted):
-                raise RunNotFoundError(f"{run}: folds {sorted(wanted)} requested, checkpoints exist for "
-                                       f"{[f.stem for f in sorted((run / 'checkpoints').glob('fold_*.pt'))]}")
-        loaded = [load_checkpoint(f, backend=backend) for f in files]
-        self.run = run
-        self.models = [m for m, _ in loaded]
-        self.meta: dict[str, Any] = loaded[0][1]
-        self.classes: list[str] = list(self.meta["classes"])
-        self.topology = get_topology(self.meta["topology"])
-        self.features = FeatureSpec.parse(self.meta["features"])
-        self.dims = int(self.meta["node_dims"])
-        self.align = bool(self.meta.get("normalization", {}).get("align", True))
+        by_fold, meta = load_fold_models(run, folds=folds, backend=backend)
+        self.run = Path(run)
+        self.models = list(by_fold.values())
+        self.meta: dict[str, Any] = meta
+        self.classes: list[str] = list(meta["classes"])
+        self.topology = get_topology(meta["topology"])
+        self.features = FeatureSpec.parse(meta["features"])
+        self.dims = int(meta["node_dims"])
+        self.align = bool(meta.get("normalization", {}).get("align", True))
 
     def __repr__(self) -> str:
         return f"ExpressionModel({str(self.run)!r}, {len(self.models)} model(s), classes={self.classes})"
 
     @torch.no_grad()
-    def _predict_features(self, x: torch.Tensor, graph_attr: torch.Tensor | None) -> np.ndarray:
-        probs = sum(predict_proba(m, x, graph_attr, self.topology) for m in self.models) / len(self.models)
-        return probs.numpy()
+    def predict_inputs(self, inputs: ModelInputs) -> np.ndarray:
+        """``(G, C)`` probabilities averaged over the fold models."""
+        return sum(m.predict_proba(inputs) for m in self.models) / len(self.models)
 
     def predict_landmarks(self, points: np.ndarray, *, onset: np.ndarray | None = None,
                           blendshapes: np.ndarray | None = None, head_pose: np.ndarray | None = None) -> np.ndarray:
@@ -87,7 +109,7 @@ class ExpressionModel:
             points: ``(N, V, D)`` landmarks in isotropic units (pixels; MediaPipe x·W, y·H, z·W), V the
                 run's node count (478-point input is cut to 468 for ``mediapipe468`` runs).
             onset: ``(N, V, D)`` neutral frames, required when the run uses displacement features.
-            blendshapes: ``(N, 52)``, required by runs trained with blendshapes.
+            blendshapes: ``(N, 52)``, required by runs trained with blendshapes and blendshape baselines.
             head_pose: ``(N, 3)`` degrees, required by runs trained with pose.
 
         Raises:
@@ -109,7 +131,7 @@ class ExpressionModel:
         onset_n = None if onset is None else norm(np.asarray(onset, np.float32).reshape(pts.shape))
         x = self.features.node_from(norm(pts), onset_n)
         ga = self.features.graph_from(per_face(blendshapes), per_face(head_pose))
-        return self._predict_features(x, ga)
+        return self.predict_inputs(ModelInputs(x, ga, per_face(blendshapes)))
 
     def predict_dataset(self, ds) -> np.ndarray:
         """Probabilities ``(G, C)`` for a processed dataset of the same topology and features.
@@ -119,7 +141,7 @@ class ExpressionModel:
         """
         check_compatible(self.meta, topology=ds.meta["topology"], features=str(self.features),
                          node_dims=int(ds.meta["node_dims"]), where=str(ds.processed_dir))
-        return self._predict_features(self.features.node_features(ds), self.features.graph_features(ds))
+        return self.predict_inputs(ModelInputs.from_dataset(ds, self.features))
 
     def predict_images(self, images: Sequence[str | os.PathLike], *, model: str | os.PathLike | None = None,
                        on_progress: Callable[[int, int], None] | None = None
@@ -175,6 +197,7 @@ class ExpressionModel:
 def load_model(run: str | os.PathLike, *, folds: Sequence[int] | None = None, backend: str = "fast") -> ExpressionModel:
     """Load a trained run for prediction: ``fer_graph.load_model("runs/gat").predict_images([...])``.
 
-    ``folds=[0]`` loads one fold model instead of averaging all k (k times less graph compute per face).
+    ``folds=[0]`` loads one fold model instead of averaging all k (k times less compute per face).
+    Works for every model family (GNN and scikit-learn runs).
     """
     return ExpressionModel(run, folds=folds, backend=backend)

@@ -40,7 +40,7 @@ def occlusion_sensitivity(evaluator: RunEvaluator, *, extent: float = 0.05, stra
     """
     topo = evaluator.topology
     v = topo.num_nodes
-    strategy = strategy or ("removal" if evaluator.kind == "gnn" else "imputation")
+    strategy = strategy or evaluator.reference_strategy
     k = max(1, nodes_for_extent(extent, v))
     seeds = np.arange(v)
     if max_patches is not None and v > max_patches:
@@ -85,11 +85,8 @@ def plot_sensitivity(result: dict[str, Any], mean_shape: np.ndarray, edges, path
         edges: the topology's undirected edges ``(i, j)``, drawn in light grey.
         path: PNG file (written atomically).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.collections import LineCollection
+    from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone, renders with Agg
 
     maps = [("all classes (accuracy)", result["importance"])] + [
         (f"{c} (recall)", m) for c, m in result["class_importance"].items()]
@@ -97,7 +94,8 @@ def plot_sensitivity(result: dict[str, Any], mean_shape: np.ndarray, edges, path
     vmax = max(float(np.abs(finite).max()) if finite.size else 0.0, 1e-3)
     cols = min(4, len(maps))
     rows = -(-len(maps) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.4 * rows), squeeze=False)
+    fig = Figure(figsize=(3.2 * cols, 3.4 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     pts = np.asarray(mean_shape)[:, :2]
     segs = [(pts[i], pts[j]) for i, j in edges]
     size = 30 if len(pts) <= 100 else 7
@@ -115,7 +113,6 @@ def plot_sensitivity(result: dict[str, Any], mean_shape: np.ndarray, edges, path
                  fontsize=10)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
 
 
 def write_sensitivity_report(evaluators, out_dir: str | os.PathLike, *, seed: int = 0) -> dict[str, Any]:

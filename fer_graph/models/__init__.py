@@ -1,9 +1,27 @@
-"""Models: GCN/GAT graph classifiers and classical baselines, behind one registry."""
+"""Models: GCN/GAT graph classifiers and scikit-learn baselines, behind one registry and one interface
+(:class:`FaceClassifier`). Heavy modules (torch, PyG, Numba, scikit-learn) load on first attribute access."""
 
-from . import baselines as _baselines  # noqa: F401  (registers the sklearn baselines)
-from .fast import FastGATConv, FastGATv2Conv, FastGCNConv
-from .gnn import GraphClassifier, gat, gcn
-from .registry import ModelEntry, get_model, get_model_entry, list_models, register_model
+from __future__ import annotations
 
-__all__ = ["FastGCNConv", "FastGATConv", "FastGATv2Conv", "GraphClassifier", "gcn", "gat", "ModelEntry", "get_model", "get_model_entry", "list_models",
-           "register_model"]
+import importlib
+from typing import Any
+
+from .registry import BUILTIN_MODELS, ModelEntry, get_model, get_model_entry, list_models, register_model
+
+_LAZY = {
+    "FastGATConv": "fast", "FastGATv2Conv": "fast", "FastGCNConv": "fast",
+    "GraphClassifier": "gnn", "gcn": "gnn", "gat": "gnn",
+    "ModelInputs": "estimator", "FaceClassifier": "estimator", "ModelLoadError": "estimator",
+    "make_classifier": "estimator", "load_classifier": "estimator",
+    "GNNClassifier": "gnn_estimator", "SklearnClassifier": "sklearn_estimator", "flat_features": "sklearn_estimator",
+    "EpochLog": "_gnn_fit",
+}
+
+__all__ = ["BUILTIN_MODELS", "ModelEntry", "get_model", "get_model_entry", "list_models", "register_model",
+           *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,9 +1,15 @@
-"""Model registry (after torchvision ``models/_api.py``): ``--arch`` choices come from one place."""
+"""Model registry (after torchvision ``models/_api.py``): ``--arch`` choices come from one place.
+
+Names are known without importing the model code (torch, PyG, Numba, scikit-learn load only when a
+model is built), so listing models is cheap.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 __all__ = ["ModelEntry", "register_model", "get_model", "get_model_entry", "list_models"]
@@ -15,11 +21,12 @@ class ModelEntry:
 
     Attributes:
         name: the ``--arch`` name.
-        kind: ``"gnn"`` (a torch module trained by :mod:`fer_graph.training`) or ``"sklearn"``
-            (an estimator fitted on flattened features).
-        builder: callable returning the model.
+        kind: ``"gnn"`` (a torch module, :class:`~fer_graph.models.gnn_estimator.GNNClassifier`) or
+            ``"sklearn"`` (an estimator on flattened features, :class:`~fer_graph.models.sklearn_estimator.SklearnClassifier`).
+        builder: callable returning the unfitted model (a ``torch.nn.Module`` or a scikit-learn estimator).
         description: one line for ``--help`` and tables.
         needs: graph attributes the model requires (``("blendshapes",)`` for blendshape baselines).
+        grid: scikit-learn hyper-parameter grid searched on inner validation (empty for GNNs).
     """
 
     name: str
@@ -27,12 +34,24 @@ class ModelEntry:
     builder: Callable[..., Any]
     description: str
     needs: tuple[str, ...] = ()
+    grid: Mapping[str, tuple] = field(default_factory=dict)
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
+#: modules whose import registers the built-in models
+_BUILTIN_MODULES = ("fer_graph.models.gnn", "fer_graph.models.baselines")
+#: the built-in names, in registration order, so listing them imports nothing
+BUILTIN_MODELS = ("gcn", "gat", "logreg", "mlp", "svm", "pca-svm", "blendshape-svm", "blendshape-rf",
+                  "blendshape-gb")
 
 
-def register_model(name: str, *, kind: str, description: str, needs: tuple[str, ...] = ()):
+def _load_builtins() -> None:
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(module)
+
+
+def register_model(name: str, *, kind: str, description: str, needs: tuple[str, ...] = (),
+                   grid: Mapping[str, list] | None = None):
     """Decorator registering ``builder`` under ``name``.
 
     Raises:
@@ -44,15 +63,16 @@ def register_model(name: str, *, kind: str, description: str, needs: tuple[str, 
     def wrap(builder: Callable[..., Any]) -> Callable[..., Any]:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is already registered")
-        _REGISTRY[name] = ModelEntry(name, kind, builder, description, needs)
+        frozen = MappingProxyType({k: tuple(v) for k, v in (grid or {}).items()})
+        _REGISTRY[name] = ModelEntry(name, kind, builder, description, tuple(needs), frozen)
         return builder
 
     return wrap
 
 
-def list_models(kind: str | None = None) -> list[str]:
-    """Registered model names (optionally of one kind), in registration order."""
-    return [n for n, e in _REGISTRY.items() if kind is None or e.kind == kind]
+def list_models() -> list[str]:
+    """Registered model names: the built-in ones, then any registered by user code."""
+    return list(BUILTIN_MODELS) + [n for n in _REGISTRY if n not in BUILTIN_MODELS]
 
 
 def get_model_entry(name: str) -> ModelEntry:
@@ -61,6 +81,8 @@ def get_model_entry(name: str) -> ModelEntry:
     Raises:
         ValueError: unknown name; the message lists the registered ones.
     """
+    if name not in _REGISTRY:
+        _load_builtins()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -68,5 +90,5 @@ def get_model_entry(name: str) -> ModelEntry:
 
 
 def get_model(name: str, **kwargs: Any) -> Any:
-    """Build model ``name`` with keyword arguments (see each builder)."""
+    """Build the unfitted model ``name`` with keyword arguments (see each builder)."""
     return get_model_entry(name).builder(**kwargs)

@@ -37,13 +37,13 @@ def random_occlusion(topology: Topology, n: int, p: float, rng: np.random.Genera
     v = topology.num_nodes
     out = np.zeros((n, v), dtype=bool)
     hit = np.flatnonzero(rng.random(n) < p)
-    kinds = rng.integers(0, 3, size=len(hit))
+    shapes = rng.integers(0, 3, size=len(hit))  # 0 region preset, 1 BFS patch, 2 random dropout
     extents = rng.uniform(0.05, max_extent, size=len(hit))
     regions = rng.integers(0, len(REGION_NAMES), size=len(hit))
-    for i, kind, extent, region in zip(hit, kinds, extents, regions):
-        if kind == 0:
+    for i, shape, extent, region in zip(hit, shapes, extents, regions):
+        if shape == 0:
             out[i] = region_mask(REGION_NAMES[region], topology)
-        elif kind == 1:
+        elif shape == 1:
             out[i] = patch_masks(topology, float(extent), 1, rng)[0]
         else:
             out[i] = random_masks(v, float(extent), 1, rng)[0]

@@ -6,6 +6,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .._random import torch_generator
+
 __all__ = ["landmark_noise"]
 
 
@@ -37,7 +39,7 @@ def landmark_noise(x: Tensor, sigma: float, *, dims: int, nodes: np.ndarray | Te
     out = x.clone()
     if sigma == 0:
         return out
-    gen = seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(int(seed or 0))
+    gen = torch_generator(seed)
     g, v, f = x.shape
     delta = torch.randn((g, v, dims), generator=gen, dtype=x.dtype) * sigma
     if nodes is not None:

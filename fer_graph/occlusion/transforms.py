@@ -26,6 +26,7 @@ from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import subgraph
 
+from .._random import torch_generator
 from ..graphs.topology import Topology, get_topology
 from .masks import patch_masks, random_masks
 from .noise import landmark_noise
@@ -196,7 +197,7 @@ class LandmarkNoise(BaseTransform):
         self.sigma, self.dims, self.region = float(sigma), dims, region
         topo = get_topology(topology) if isinstance(topology, str) else topology
         self.nodes = None if region is None else torch.as_tensor(get_region(region, topo))
-        self.gen = torch.Generator().manual_seed(0 if seed is None else seed)
+        self.gen = torch_generator(seed)
 
     def forward(self, data: Data) -> Data:
         out = data.clone()

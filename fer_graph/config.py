@@ -1,0 +1,124 @@
+"""Hyper-parameters of a training run: the one record shared by the model estimators and the run protocol."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+__all__ = ["TrainConfig", "Balance", "Standardize", "Backend", "LabelScheme"]
+
+
+class Balance(str, Enum):
+    """Class balancing: none, inverse-frequency loss / ``class_weight="balanced"``, or oversampling."""
+
+    none = "none"
+    weighted = "weighted"
+    oversample = "oversample"
+
+
+class Standardize(str, Enum):
+    """GNN input standardization: per landmark and channel (``node``) or per channel (``channel``)."""
+
+    node = "node"
+    channel = "channel"
+
+
+class Backend(str, Enum):
+    """GNN layers: dense fixed-topology layers (``fast``) or PyG convolutions on flat batches (``pyg``)."""
+
+    fast = "fast"
+    pyg = "pyg"
+
+
+class LabelScheme(str, Enum):
+    """Label schemes of :func:`fer_graph.labels.apply_label_scheme`."""
+
+    native = "native"
+    basic6 = "basic6"
+    valence3 = "valence3"
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of a training run (stored in ``config.json``).
+
+    Attributes:
+        arch: registered model name (``gat``, ``gcn``, ``logreg``, ``blendshape-rf``...).
+        features: feature spec (:class:`fer_graph.graphs.features.FeatureSpec`); ``None`` = dataset default.
+        epochs: maximum epochs; the weights kept are those of the best inner-validation epoch
+            (accuracy, ties: lower validation loss).
+        patience: stop after this many epochs without validation improvement.
+        batch_size, lr, weight_decay: AdamW optimisation (cosine learning-rate decay over ``epochs``).
+        hidden, layers, heads, dropout, node_embedding, readout, norm: GNN size (see the model classes).
+        balance: ``none``, ``weighted`` or ``oversample`` (:class:`Balance`).
+        augment: random mirror, rotation, scale and noise during training.
+        rotate_deg, scale, noise, p_mirror: augmentation strengths (noise in IOD units).
+        label_smoothing: cross-entropy label smoothing.
+        folds: k of the subject-independent k-fold protocol.
+        val_fraction: share of training subjects held out as inner validation.
+        labels, exclude: label scheme and excluded classes (:func:`fer_graph.labels.apply_label_scheme`).
+        seed: seeds folds, initialisation, batching, dropout and augmentation.
+        standardize: ``node`` (deviation from the training mean face, per landmark) or ``channel``
+            (:class:`Standardize`; docs/speed.md "Standardization" compares them).
+        backend: ``fast`` (dense fixed-topology layers) or ``pyg`` (:class:`Backend`); same weights,
+            not stored in the checkpoint's model kwargs.
+        mask_augment: probability that a training graph is occluded (random region, BFS patch or node
+            dropout; removal or masking); > 0 gives the model a visibility input. Fast backend only.
+        extra: further model keyword arguments.
+    """
+
+    arch: str = "gat"
+    features: str | None = None
+    epochs: int = 150
+    patience: int = 50
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 1e-2
+    hidden: int = 64
+    layers: int = 3
+    heads: int = 4
+    dropout: float = 0.2
+    node_embedding: int = 16
+    readout: str = "flatten"
+    norm: str = "layer"
+    balance: str = Balance.none.value
+    augment: bool = True
+    rotate_deg: float = 10.0
+    scale: float = 0.05
+    noise: float = 0.02
+    p_mirror: float = 0.5
+    label_smoothing: float = 0.1
+    folds: int = 10
+    val_fraction: float = 0.15
+    labels: str = LabelScheme.native.value
+    exclude: tuple[str, ...] = ()
+    seed: int = 0
+    backend: str = Backend.fast.value
+    standardize: str = Standardize.node.value
+    mask_augment: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, enum in (("balance", Balance), ("standardize", Standardize), ("backend", Backend),
+                           ("labels", LabelScheme)):
+            value = getattr(self, name)
+            value = value.value if isinstance(value, Enum) else value
+            if value not in {e.value for e in enum}:
+                raise ValueError(f"TrainConfig: {name}={value!r}; expected one of {[e.value for e in enum]}")
+            setattr(self, name, value)
+        self.exclude = tuple(self.exclude)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (``exclude`` as a list)."""
+        d = asdict(self)
+        d["exclude"] = list(self.exclude)
+        return d
+
+    def model_kwargs(self, in_channels: int, num_classes: int, graph_channels: int, num_nodes: int) -> dict[str, Any]:
+        """Keyword arguments of the GNN builders for data of these sizes."""
+        return {"in_channels": in_channels, "num_classes": num_classes, "hidden_channels": self.hidden,
+                "num_layers": self.layers, "heads": self.heads, "dropout": self.dropout,
+                "node_embedding": self.node_embedding, "num_nodes": num_nodes, "readout": self.readout,
+                "norm": self.norm, "graph_channels": graph_channels, "standardize": self.standardize,
+                **({"visibility": True} if self.mask_augment > 0 else {}), **self.extra}

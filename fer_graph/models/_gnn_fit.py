@@ -1,0 +1,224 @@
+"""The GNN training loop on fixed-topology data (dense ``(G, V, F)`` features): AdamW, cosine decay, early
+stopping on an inner validation split, augmentation and random occlusion."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.utils.class_weight import compute_class_weight
+from torch import Tensor
+
+from .._random import check_rng, seeded_call, torch_generator
+from ..config import TrainConfig
+from ..graphs.augment import random_augment
+from ..graphs.batching import FixedTopologyBatcher
+from ..graphs.topology import Topology
+from .registry import get_model
+
+__all__ = ["EpochLog", "fit_module", "module_proba"]
+
+
+@dataclass
+class EpochLog:
+    """One epoch of training: mean training loss, validation loss and accuracy (NaN without validation)."""
+
+    epoch: int
+    train_loss: float
+    val_loss: float
+    val_accuracy: float
+
+
+def class_weights(y: np.ndarray, num_classes: int) -> Tensor:
+    """``(C,)`` inverse-frequency weights ``n / (C * count)`` (scikit-learn ``compute_class_weight``), 0 for
+    classes absent from ``y``."""
+    present = np.unique(y)
+    w = np.zeros(num_classes)
+    w[present] = compute_class_weight("balanced", classes=present, y=y) * len(present) / num_classes
+    return torch.tensor(w, dtype=torch.float32)
+
+
+def _epoch_order(y: np.ndarray, balance: str, gen: torch.Generator) -> Tensor:
+    n = len(y)
+    if balance != "oversample":
+        return torch.randperm(n, generator=gen)
+    weights = torch.tensor(1.0 / np.bincount(y)[y], dtype=torch.float64)
+    return torch.multinomial(weights, n, replacement=True, generator=gen)
+
+
+def _batcher(model: torch.nn.Module, topology: Topology) -> FixedTopologyBatcher | None:
+    return None if getattr(model, "backend", "pyg") == "fast" else FixedTopologyBatcher(topology.edge_index,
+                                                                                         topology.num_nodes)
+
+
+def _logits(model: torch.nn.Module, xb: Tensor, ga: Tensor | None, topology: Topology,
+            batcher: FixedTopologyBatcher | None, *, mask: Tensor | None = None,
+            visible: Tensor | None = None) -> Tensor:
+    """Logits of dense ``xb`` ``(B, V, F)``: as is for the dense model, else flattened through ``batcher``."""
+    if batcher is None:
+        return model(xb, topology.edge_index, graph_attr=ga, mask=mask, visible=visible)
+    if mask is not None or visible is not None:
+        raise ValueError("node masks and visibility need the fast backend (--backend fast)")
+    flat, ei, batch, node_id = batcher(xb)
+    return model(flat, ei, batch, node_id, ga, num_graphs=len(xb))
+
+
+@torch.no_grad()
+def module_proba(model: torch.nn.Module, x: Tensor, graph_attr: Tensor | None, topology: Topology,
+                 *, batch_size: int = 256, mask: Tensor | None = None, visible: Tensor | None = None) -> Tensor:
+    """Class probabilities ``(G, C)`` of a graph module for dense features ``x`` ``(G, V, F)`` (eval mode).
+
+    ``mask`` ``(G, V)`` bool (True = node present; absent nodes are removed) and ``visible`` ``(G, V)`` bool
+    (unseen landmarks, for models with a visibility input) need the dense (fast) model.
+    """
+    model.eval()
+    batcher = _batcher(model, topology)
+    out = []
+    for start in range(0, len(x), batch_size):
+        sl = slice(start, start + batch_size)
+        logits = _logits(model, x[sl], None if graph_attr is None else graph_attr[sl], topology, batcher,
+                         mask=None if mask is None else mask[sl], visible=None if visible is None else visible[sl])
+        out.append(torch.softmax(logits, dim=-1))
+    return torch.cat(out) if out else torch.zeros(0, getattr(model, "num_classes", 0))
+
+
+@dataclass
+class _Loop:
+    """What one epoch needs: the model, optimiser, data and the random streams."""
+
+    model: torch.nn.Module
+    opt: torch.optim.Optimizer
+    config: TrainConfig
+    topology: Topology
+    batcher: FixedTopologyBatcher | None
+    x: Tensor
+    graph_attr: Tensor | None
+    y: Tensor
+    weight: Tensor | None
+    dims: int
+    gen: torch.Generator
+    mask_rng: np.random.Generator
+    mirror: Tensor
+
+
+def _occlusion_batch(loop: _Loop, n: int) -> tuple[Tensor | None, Tensor | None]:
+    """Random occlusion of ``n`` training graphs: ``(present, visible)`` masks, half removal, half masking."""
+    from ..occlusion.augment import random_occlusion
+
+    occ = torch.from_numpy(random_occlusion(loop.topology, n, loop.config.mask_augment, loop.mask_rng))
+    removed = occ & torch.from_numpy(loop.mask_rng.random(n) < 0.5)[:, None]
+    # the model zeroes unseen landmarks itself (in standardized space) and ignores removed ones
+    return (~removed if removed.any() else None), ~occ
+
+
+def _train_epoch(loop: _Loop, train_idx: Tensor, y_train: np.ndarray) -> float:
+    """One pass over the training graphs; returns the mean training loss."""
+    cfg, model = loop.config, loop.model
+    model.train()
+    order = train_idx[_epoch_order(y_train, cfg.balance, loop.gen)]
+    total, count = 0.0, 0
+    for start in range(0, len(order), cfg.batch_size):
+        idx = order[start:start + cfg.batch_size]
+        if len(idx) < 2 and cfg.norm == "batch":
+            continue
+        xb = loop.x[idx]
+        if cfg.augment:
+            xb = random_augment(xb, perm=loop.mirror, dims=loop.dims,
+                                generator=loop.gen, p_mirror=cfg.p_mirror, rotate_deg=cfg.rotate_deg,
+                                scale=cfg.scale, noise=cfg.noise)
+        present, visible = _occlusion_batch(loop, len(idx)) if cfg.mask_augment else (None, None)
+        ga = loop.graph_attr[idx] if loop.graph_attr is not None else None
+        logits = _logits(model, xb, ga, loop.topology, loop.batcher, mask=present, visible=visible)
+        loss = F.cross_entropy(logits, loop.y[idx], weight=loop.weight, label_smoothing=cfg.label_smoothing)
+        loop.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        loop.opt.step()
+        total += float(loss.detach()) * len(idx)
+        count += len(idx)
+    return total / max(count, 1)
+
+
+def _validate(loop: _Loop, val_idx: np.ndarray) -> tuple[float, float]:
+    """``(loss, accuracy)`` on the validation graphs, NaN without any."""
+    if not len(val_idx):
+        return float("nan"), float("nan")
+    ga = loop.graph_attr[val_idx] if loop.graph_attr is not None else None
+    probs = module_proba(loop.model, loop.x[val_idx], ga, loop.topology)
+    y_val = loop.y[val_idx]
+    return float(F.nll_loss(torch.log(probs.clamp_min(1e-9)), y_val)), float((probs.argmax(1) == y_val).float().mean())
+
+
+def _new_loop(x: Tensor, graph_attr: Tensor | None, y: np.ndarray, train_idx: np.ndarray, *, topology: Topology,
+              num_classes: int, config: TrainConfig, dims: int) -> tuple[_Loop, dict, torch.Generator]:
+    """Build the module (initialised from ``config.seed``), its standardization, optimiser and streams."""
+    kwargs = config.model_kwargs(x.shape[-1], num_classes, 0 if graph_attr is None else graph_attr.shape[-1],
+                                 topology.num_nodes)
+    init = torch_generator(config.seed)
+    model = seeded_call(lambda: get_model(config.arch, **{**kwargs, "backend": config.backend}), init)
+    model.set_standardization(x[train_idx], None if graph_attr is None else graph_attr[train_idx])
+    # the dense model takes the fused AdamW kernel (same update rule, faster steps); PyG keeps the default
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                            fused=True if config.backend == "fast" else None)
+    weight = class_weights(y[train_idx], num_classes) if config.balance == "weighted" else None
+    loop = _Loop(model, opt, config, topology, _batcher(model, topology), x, graph_attr,
+                 torch.as_tensor(y, dtype=torch.long), weight, dims, torch_generator(config.seed),
+                 check_rng(config.seed), torch.as_tensor(topology.mirror, dtype=torch.long))
+    return loop, kwargs, init
+
+
+def fit_module(x: Tensor, graph_attr: Tensor | None, y: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray,
+               *, topology: Topology, num_classes: int, config: TrainConfig, dims: int,
+               on_epoch: Callable[[EpochLog], None] | None = None) -> tuple[torch.nn.Module, list[EpochLog], dict]:
+    """Train a registered GNN on ``train_idx``, early-stopping on ``val_idx``.
+
+    Args:
+        x: ``(G, V, F)`` float32 node features; graph_attr: ``(G, A)`` float32 or ``None``.
+        y: ``(G,)`` int class indices; train_idx, val_idx: disjoint index arrays into them.
+        topology: the shared topology (edges, mirror permutation); num_classes: C.
+        config: hyper-parameters (its seed gives initialisation, dropout, batching and augmentation).
+        dims: coordinate dims per feature token (2 or 3), for augmentation.
+        on_epoch: called after every epoch.
+
+    Returns:
+        ``(module at its best validation epoch, in eval mode; epoch logs; builder kwargs)``.
+
+    Raises:
+        ValueError: ``mask_augment`` with the PyG backend.
+    """
+    if config.mask_augment and config.backend != "fast":
+        raise ValueError(f"--mask-augment needs the fast backend (node masks); got backend {config.backend!r}")
+    loop, kwargs, init = _new_loop(x, graph_attr, y, train_idx, topology=topology, num_classes=num_classes,
+                             config=config, dims=dims)
+    # dropout (torch's and PyG's functional dropout, the fused kernels' seeds) draws from torch's default
+    # generator: the loop runs in a scoped copy of it that continues the initialisation's stream
+    logs = seeded_call(lambda: _run_epochs(loop, train_idx, val_idx, y, on_epoch), init)
+    return loop.model, logs, kwargs
+
+
+def _run_epochs(loop: _Loop, train_idx: np.ndarray, val_idx: np.ndarray, y: np.ndarray,
+                on_epoch: Callable[[EpochLog], None] | None) -> list[EpochLog]:
+    """Epochs with cosine decay and early stopping; leaves the best epoch's weights in the model."""
+    cfg = loop.config
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(loop.opt, T_max=max(cfg.epochs, 1))
+    tr = torch.as_tensor(train_idx, dtype=torch.long)
+    best, best_state, stale, logs = (-1.0, float("inf")), copy.deepcopy(loop.model.state_dict()), 0, []
+    for epoch in range(1, cfg.epochs + 1):
+        train_loss = _train_epoch(loop, tr, y[train_idx])
+        sched.step()
+        val_loss, val_acc = _validate(loop, val_idx)
+        logs.append(EpochLog(epoch, train_loss, val_loss, val_acc))
+        if on_epoch is not None:
+            on_epoch(logs[-1])
+        if not len(val_idx) or (val_acc, -val_loss) > (best[0], -best[1]):
+            best, best_state, stale = (val_acc, val_loss), copy.deepcopy(loop.model.state_dict()), 0
+        else:
+            stale += 1
+            if stale >= cfg.patience:
+                break
+    loop.model.load_state_dict(best_state)
+    loop.model.eval()
+    return logs

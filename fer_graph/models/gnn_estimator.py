@@ -1,0 +1,155 @@
+"""GNN expression classifiers behind the :class:`~fer_graph.models.estimator.FaceClassifier` interface."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .. import __version__
+from .._io import atomic_path
+from ..graphs.topology import Topology, get_topology
+from ._gnn_fit import EpochLog, fit_module, module_proba
+from .estimator import FaceClassifier, ModelInputs, ModelLoadError
+from .registry import get_model
+
+__all__ = ["GNNClassifier", "save_checkpoint", "load_checkpoint"]
+
+_REQUIRED_META = ("arch", "model_kwargs", "classes", "topology", "features", "node_dims")
+
+
+class GNNClassifier(FaceClassifier):
+    """A registered graph network (``gat``, ``gcn``) trained with early stopping on inner validation.
+
+    Args:
+        arch: registered GNN name; config: :class:`fer_graph.config.TrainConfig`.
+        classes: class names; topology: the fixed graph topology; dims: coordinates per landmark (2 or 3).
+        refit: after early stopping picks an epoch count, retrain from scratch on train + validation for
+            that many epochs.
+
+    Attributes:
+        module_: the fitted ``torch.nn.Module`` (eval mode); model_kwargs_: its builder arguments.
+    """
+
+    kind = "gnn"
+    suffix = ".pt"
+    supports_removal = True
+
+    def __init__(self, arch: str, config=None, *, classes: list[str], topology: Topology, dims: int = 2,
+                 refit: bool = False) -> None:
+        super().__init__(arch, classes)
+        self.config, self.topology, self.dims, self.refit = config, topology, dims, refit
+        self.module_: torch.nn.Module | None = None
+        self.model_kwargs_: dict[str, Any] = {}
+
+    def fit(self, inputs: ModelInputs, y: np.ndarray, *, train: np.ndarray, validation: np.ndarray,
+            on_epoch: Callable[[EpochLog], None] | None = None) -> GNNClassifier:
+        """Early-stop on ``validation``; with ``refit``, retrain on ``train + validation``."""
+        common = dict(topology=self.topology, num_classes=len(self.classes_), dims=self.dims)
+        module, logs, kwargs = fit_module(inputs.x, inputs.graph_attr, y, train, validation, config=self.config,
+                                          on_epoch=on_epoch, **common)
+        best_epoch = int(max(logs, key=lambda l: (l.val_accuracy, -l.val_loss)).epoch)
+        refit_epochs = 0
+        if self.refit:
+            # same schedule length as selection, so the refit ends where selection did
+            module, refit_logs, kwargs = fit_module(
+                inputs.x, inputs.graph_attr, y, np.sort(np.concatenate([train, validation])),
+                np.array([], dtype=np.int64), config=replace(self.config, epochs=best_epoch), **common)
+            refit_epochs = len(refit_logs)
+        self.module_, self.model_kwargs_ = module, kwargs
+        self.fit_info_ = {"logs": logs, "best_epoch": best_epoch, "epochs": len(logs) + refit_epochs,
+                          "refit": self.refit}
+        return self
+
+    @torch.no_grad()
+    def predict_proba(self, inputs: ModelInputs, *, mask: Tensor | None = None,
+                      visible: Tensor | None = None) -> np.ndarray:
+        return module_proba(self.module_, inputs.x, inputs.graph_attr, self.topology, mask=mask,
+                            visible=visible).numpy()
+
+    def save(self, path: str | os.PathLike, meta: dict[str, Any]) -> Path:
+        path = Path(path).with_suffix(self.suffix)
+        save_checkpoint(path, self.module_, {**meta, "arch": self.arch, "model_kwargs": self.model_kwargs_,
+                                             "classes": self.classes_, "best_epoch": self.fit_info_.get("best_epoch"),
+                                             "refit": self.refit})
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, *, backend: str = "fast") -> tuple[GNNClassifier, dict[str, Any]]:
+        """``(classifier, meta)`` of a checkpoint written by :meth:`save` (see :func:`load_checkpoint`)."""
+        module, meta = load_checkpoint(path, backend=backend)
+        clf = cls(meta["arch"], None, classes=list(meta["classes"]), topology=get_topology(meta["topology"]),
+                  dims=int(meta["node_dims"]), refit=bool(meta.get("refit", False)))
+        clf.module_, clf.model_kwargs_ = module, dict(meta["model_kwargs"])
+        return clf, meta
+
+    def __getstate__(self) -> dict[str, Any]:  # the module pickles as its weights (worker processes)
+        state = dict(self.__dict__)
+        if self.module_ is not None:
+            state["module_"] = ({**self.model_kwargs_, "backend": getattr(self.module_, "backend", "fast")},
+                                self.module_.state_dict())
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        packed = state.get("module_")
+        if isinstance(packed, tuple):
+            kwargs, weights = packed
+            module = get_model(state["arch"], **kwargs)
+            module.load_state_dict(weights)
+            state["module_"] = module.eval()
+        self.__dict__.update(state)
+
+
+def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, meta: dict[str, Any]) -> None:
+    """Write ``{"state_dict", "meta"}`` atomically (plain tensors and builtins: ``weights_only`` loading).
+
+    Raises:
+        ValueError: ``meta`` lacks one of arch, model_kwargs, classes, topology, features, node_dims.
+    """
+    for key in _REQUIRED_META:
+        if key not in meta:
+            raise ValueError(f"checkpoint meta lacks {key!r}")
+    payload = {"state_dict": model.state_dict(), "meta": {**meta, "fer_graph_version": __version__}}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(path: str | os.PathLike, *, backend: str | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild a checkpoint's module in eval mode, reading it with ``torch.load(weights_only=True)``.
+
+    ``backend`` (``"pyg"`` or ``"fast"``) picks the layer implementation; both load the same weights;
+    ``None`` keeps the builder's default (PyG).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ModelLoadError: unreadable or truncated file, objects other than tensors and builtins, or not a
+            fer-graph checkpoint (no state_dict / meta, weights of another shape).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: checkpoint not found")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"{path}: not a readable fer-graph checkpoint ({type(exc).__name__}: {first})") from None
+    if not isinstance(payload, dict) or "state_dict" not in payload or "meta" not in payload:
+        raise ModelLoadError(f"{path}: not a fer-graph checkpoint (no state_dict/meta)")
+    meta = payload["meta"]
+    missing = [k for k in _REQUIRED_META if k not in meta]
+    if missing:
+        raise ModelLoadError(f"{path}: checkpoint meta lacks {missing}")
+    kwargs = dict(meta["model_kwargs"]) | ({"backend": backend} if backend is not None else {})
+    model = get_model(meta["arch"], **kwargs)
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise ModelLoadError(f"{path}: weights do not fit a {meta['arch']} model: {str(exc).splitlines()[0]}") from None
+    model.eval()
+    return model, meta

@@ -1,0 +1,166 @@
+"""scikit-learn baselines behind the :class:`~fer_graph.models.estimator.FaceClassifier` interface.
+
+Coordinate baselines see the flattened node features followed by the graph attributes; blendshape
+baselines see only the 52 blendshape scores. Hyper-parameters are chosen by ``GridSearchCV`` on a
+``PredefinedSplit``: fitted on the inner-training subjects, scored on the inner-validation subjects, then
+the best setting is refitted on both (never on a test fold). Models are saved with ``skops.io``, which
+loads only an explicit list of trusted types and never runs code from the file (pickle and joblib do).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .._io import atomic_path
+from .._random import check_rng
+from .estimator import FaceClassifier, ModelInputs, ModelLoadError
+from .registry import get_model, get_model_entry
+
+__all__ = ["SklearnClassifier", "flat_features", "TRUSTED_TYPES"]
+
+#: Types beyond skops' defaults that the baselines' fitted estimators hold (tree arrays, the MLP optimiser).
+TRUSTED_TYPES = (
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+    "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+)
+
+
+def flat_features(inputs: ModelInputs, *, blendshapes_only: bool = False) -> np.ndarray:
+    """The input of scikit-learn models: ``(G, 52)`` blendshapes for blendshape-only baselines, else the
+    flattened node features ``(G, V*F)`` followed by the graph attributes ``(G, A)``.
+
+    Raises:
+        ValueError: blendshapes requested but the inputs have none (68-point landmark data).
+    """
+    if blendshapes_only:
+        if inputs.blendshapes is None:
+            raise ValueError("this model uses the 52 MediaPipe blendshapes, which these inputs do not have "
+                             "(landmark CSVs and 68-point data carry none)")
+        return np.asarray(inputs.blendshapes, dtype=np.float32)
+    parts = [inputs.x.reshape(len(inputs.x), -1)] + ([inputs.graph_attr] if inputs.graph_attr is not None else [])
+    return torch.cat(parts, dim=1).numpy()
+
+
+class SklearnClassifier(FaceClassifier):
+    """A registered scikit-learn baseline (``logreg``, ``svm``, ``mlp``, ``blendshape-rf``...).
+
+    Args:
+        arch: registered name; config: :class:`fer_graph.config.TrainConfig` (``seed``, ``balance``).
+        classes: class names. topology, dims, refit: accepted for a uniform signature, unused.
+
+    Attributes:
+        estimator_: the fitted estimator; best_params_: the grid setting chosen on inner validation.
+    """
+
+    kind = "sklearn"
+    suffix = ".skops"
+
+    def __init__(self, arch: str, config=None, *, classes: list[str], topology=None, dims: int = 2,
+                 refit: bool = False) -> None:
+        super().__init__(arch, classes)
+        self.config = config
+        self.blendshapes_only = "blendshapes" in get_model_entry(arch).needs
+        self.estimator_: Any = None
+        self.best_params_: dict[str, Any] = {}
+
+    def _oversample(self, idx: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """``idx`` itself, or with ``balance="oversample"`` every class drawn up to the largest one's count."""
+        if self.config.balance != "oversample":
+            return idx
+        rng = check_rng(self.config.seed)
+        counts = np.bincount(y[idx])
+        parts = [rng.choice(idx[y[idx] == c], size=counts.max(), replace=True) for c in np.flatnonzero(counts)]
+        return np.sort(np.concatenate(parts))
+
+    def _search(self, est: Any, grid: dict[str, list], feats: np.ndarray, y: np.ndarray, train: np.ndarray,
+                validation: np.ndarray) -> dict[str, Any]:
+        """The grid setting with the best inner-validation accuracy (first on ties), ``{}`` without a choice."""
+        from sklearn.model_selection import GridSearchCV, ParameterGrid, PredefinedSplit
+
+        if len(ParameterGrid(grid)) < 2 or not len(validation):
+            return {}
+        fit_idx = self._oversample(train, y)
+        idx = np.concatenate([fit_idx, validation])
+        test_fold = np.concatenate([np.full(len(fit_idx), -1), np.zeros(len(validation), dtype=int)])
+        search = GridSearchCV(est, grid, scoring="accuracy", cv=PredefinedSplit(test_fold), refit=False)
+        return dict(search.fit(feats[idx], y[idx]).best_params_)
+
+    def fit(self, inputs: ModelInputs, y: np.ndarray, *, train: np.ndarray, validation: np.ndarray,
+            on_epoch: Callable[[Any], None] | None = None) -> SklearnClassifier:
+        from sklearn.base import clone
+
+        entry = get_model_entry(self.arch)
+        est = get_model(self.arch, seed=self.config.seed,
+                        class_weight="balanced" if self.config.balance == "weighted" else None)
+        feats = flat_features(inputs, blendshapes_only=self.blendshapes_only)
+        self.best_params_ = self._search(est, dict(entry.grid), feats, y, train, validation)
+        fit_idx = self._oversample(np.concatenate([train, validation]), y)
+        self.estimator_ = clone(est).set_params(**self.best_params_).fit(feats[fit_idx], y[fit_idx])
+        self.fit_info_ = {"params": self.best_params_}
+        return self
+
+    def predict_proba(self, inputs: ModelInputs, *, mask: Tensor | None = None,
+                      visible: Tensor | None = None) -> np.ndarray:
+        """Probabilities from ``predict_proba`` where the estimator has it (its argmax is ``predict``), else
+        one-hot predictions (SVC without ``probability=True``). ``mask`` / ``visible`` are not used: the
+        features arrive already occluded (zero-filled or imputed)."""
+        if mask is not None:
+            raise ValueError(f"{self.arch}: a flat feature vector has no nodes to remove; use masking or imputation")
+        feats = flat_features(inputs, blendshapes_only=self.blendshapes_only)
+        probs = np.zeros((len(feats), len(self.classes_)))
+        est = self.estimator_
+        if hasattr(est, "predict_proba"):
+            try:
+                probs[:, est.classes_] = est.predict_proba(feats)
+                return probs
+            except AttributeError:  # SVC exposes predict_proba only with probability=True
+                pass
+        probs[np.arange(len(feats)), est.predict(feats)] = 1.0
+        return probs
+
+    def save(self, path: str | os.PathLike, meta: dict[str, Any]) -> Path:
+        import skops.io as sio
+
+        path = Path(path).with_suffix(self.suffix)
+        payload = {"model": self.estimator_, "params": self.best_params_,
+                   "meta": {**meta, "arch": self.arch, "classes": self.classes_}}
+        with atomic_path(path) as tmp:
+            sio.dump(payload, tmp)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> tuple[SklearnClassifier, dict[str, Any]]:
+        """``(classifier, meta)`` of a file written by :meth:`save`.
+
+        Raises:
+            ModelLoadError: unreadable file, or it holds types outside skops' defaults and
+                :data:`TRUSTED_TYPES` (nothing from it is executed).
+        """
+        import skops.io as sio
+
+        path = Path(path)
+        try:
+            untrusted = sio.get_untrusted_types(file=path)
+            unknown = sorted(set(untrusted) - set(TRUSTED_TYPES))
+            if unknown:
+                raise ModelLoadError(f"{path}: refusing to load untrusted types {unknown}")
+            payload = sio.load(path, trusted=list(untrusted))
+        except ModelLoadError:
+            raise
+        except Exception as exc:  # zip, JSON or skops errors of a damaged file
+            raise ModelLoadError(f"{path}: not a readable fer-graph model ({type(exc).__name__}: {exc})") from None
+        if not isinstance(payload, dict) or "model" not in payload or "meta" not in payload:
+            raise ModelLoadError(f"{path}: not a fer-graph model file (no model/meta)")
+        meta = payload["meta"]
+        clf = cls(meta["arch"], None, classes=list(meta["classes"]))
+        clf.estimator_, clf.best_params_ = payload["model"], dict(payload.get("params") or {})
+        return clf, meta
