@@ -1,0 +1,116 @@
+"""train -> evaluate -> predict through the CLI for every model family (GNN, logistic regression,
+blendshape random forest): one interface, no GNN-only commands."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from fer_graph.cli import app
+
+runner = CliRunner()
+
+_SMALL = ["--folds", "2", "--epochs", "2", "--hidden", "8", "--layers", "1"]
+
+
+def _train(tmp_path, ds, arch: str, name: str):
+    out = tmp_path / name
+    result = runner.invoke(app, ["train", "--data", ds.processed_dir, "--arch", arch, "--out", str(out), *_SMALL])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _evaluate(run, ds, out):
+    result = runner.invoke(app, ["evaluate", str(run), "--data", ds.processed_dir, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    m = json.loads((out / "metrics.json").read_text())
+    with (out / "predictions.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == len(ds) == m["n"]
+    # the reported accuracy is the share of rows whose prediction equals the label
+    assert m["accuracy"] == pytest.approx(np.mean([r["y_true"] == r["y_pred"] for r in rows]))
+    return m, rows
+
+
+@pytest.mark.parametrize("arch", ["logreg", "gat"])
+def test_ibug_runs_evaluate_and_predict_from_csv(tmp_path, synthetic_ibug_graphs, synthetic_ck_lands, arch):
+    from fer_graph.graphs.synthetic import make_face_landmarks, write_landmark_csv
+
+    ds = synthetic_ibug_graphs
+    run = _train(tmp_path, ds, arch, arch)
+    m, _ = _evaluate(run, ds, tmp_path / "eval")
+    assert m["classes"] == ds.classes
+    # apex-only features: a CSV of single frames cannot give displacements, so train apex-only for it
+    run_apex = tmp_path / f"{arch}_apex"
+    result = runner.invoke(app, ["train", "--data", ds.processed_dir, "--arch", arch, "--features", "apex",
+                                 "--out", str(run_apex), *_SMALL])
+    assert result.exit_code == 0, result.output
+    csv_path = write_landmark_csv(tmp_path / "faces.csv", make_face_landmarks(2, rng=5))
+    result = runner.invoke(app, ["predict", str(csv_path), "--run", str(run_apex), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert len(out["predictions"]) == 12 and out["classes"] == ds.classes
+    for p in out["predictions"]:
+        assert sum(p["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+        assert p["label"] == max(p["probabilities"], key=p["probabilities"].get)
+
+
+def test_blendshape_forest_run_evaluates_and_predicts_landmarks(tmp_path, synthetic_mesh_graphs):
+    import fer_graph
+
+    ds = synthetic_mesh_graphs
+    run = _train(tmp_path, ds, "blendshape-rf", "rf")
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["fold_00.skops", "fold_01.skops"]
+    m, rows = _evaluate(run, ds, tmp_path / "eval")
+    model = fer_graph.load_model(run, folds=[1])
+    bs = ds.tensor("blendshapes").numpy()
+    pts = np.zeros((len(ds), 468, 2), np.float32) + np.arange(468, dtype=np.float32)[None, :, None]
+    probs = model.predict_landmarks(pts, blendshapes=bs, head_pose=np.zeros((len(ds), 3)))
+    # a blendshape-only forest ignores the landmarks: its output is the fold model's on the blendshapes
+    est = model.models[0].estimator_
+    expected = np.zeros_like(probs)
+    expected[:, est.classes_] = est.predict_proba(bs)
+    np.testing.assert_allclose(probs, expected)
+    with pytest.raises(ValueError, match="blendshapes"):
+        model.predict_landmarks(pts, head_pose=np.zeros((len(ds), 3)))
+
+
+def test_sweep_takes_baseline_and_gnn_runs(tmp_path, synthetic_ibug_graphs):
+    ds = synthetic_ibug_graphs
+    runs = [_train(tmp_path, ds, a, a) for a in ("gcn", "logreg")]
+    out = tmp_path / "sweep"
+    args = ["occlusion-sweep", "--data", ds.processed_dir, "--out", str(out), "--regions", "mouth,eyes",
+            "--extents", "0.2", "--noise", "0.05"]
+    for r in runs:
+        args += ["--run", str(r)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["gcn"]["reference_strategy"] == "removal"
+    assert summary["logreg"]["reference_strategy"] == "imputation"
+    with (out / "sweep.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    strategies = {(r["model"], r["strategy"]) for r in rows}
+    assert ("logreg", "removal") not in strategies and ("gcn", "removal") in strategies
+    clean = {r["model"]: float(r["accuracy"]) for r in rows if r["region"] == "none"}
+    for name, run in zip(("gcn", "logreg"), runs):
+        m = json.loads((run / "metrics.json").read_text())
+        assert clean[name] == pytest.approx(m["pooled"]["accuracy"], abs=1e-6)  # sweep.csv: 6 significant digits
+
+
+@pytest.mark.mediapipe
+@pytest.mark.data
+def test_predict_image_works_for_every_model_family(tmp_path, ck48_graphs, ck48_subset, model_path):
+    image = sorted(ck48_subset.rglob("*.png"))[0]
+    for arch in ("logreg", "blendshape-rf", "gat"):
+        run = _train(tmp_path, ck48_graphs, arch, arch)
+        result = runner.invoke(app, ["predict", str(image), "--run", str(run), "--model", str(model_path), "--json"])
+        assert result.exit_code == 0, (arch, result.output)
+        out = json.loads(result.output)
+        assert len(out["predictions"]) == 1 and not out["skipped"], arch
+        probs = out["predictions"][0]["probabilities"]
+        assert set(probs) == set(ck48_graphs.classes) and sum(probs.values()) == pytest.approx(1.0, abs=1e-4)

@@ -1,0 +1,122 @@
+"""The one model interface: fit / predict_proba / classes_ / save / load for GNNs and scikit-learn models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from fer_graph.config import TrainConfig
+from fer_graph.models import BUILTIN_MODELS, list_models
+from fer_graph.models.estimator import ModelInputs, ModelLoadError, load_classifier, make_classifier
+from fer_graph.models.registry import _REGISTRY, get_model_entry
+from fer_graph.models.sklearn_estimator import SklearnClassifier, flat_features
+
+
+def _inputs(ds):
+    from fer_graph.graphs.features import default_features
+
+    return ModelInputs.from_dataset(ds, default_features(ds))
+
+
+def test_builtin_names_match_the_registrations():
+    get_model_entry("gat")  # imports the built-in modules
+    assert list(BUILTIN_MODELS) == [n for n in _REGISTRY if n in BUILTIN_MODELS] == list(_REGISTRY)[:len(BUILTIN_MODELS)]
+    assert list_models()[:len(BUILTIN_MODELS)] == list(BUILTIN_MODELS)
+
+
+def test_grid_search_chooses_on_validation_only():
+    # class signal only in feature 0; validation labels follow feature 0, so strong regularisation (C=0.01)
+    # loses on validation and the best C is the largest
+    rng = np.random.default_rng(0)
+    x = torch.tensor(rng.normal(size=(80, 3, 2)), dtype=torch.float32)
+    y = (x[:, 0, 0] > 0).numpy().astype(int)
+    clf = make_classifier("logreg", TrainConfig(arch="logreg"), classes=["a", "b"], topology=None, dims=2)
+    train, val = np.arange(0, 60), np.arange(60, 80)
+    clf.fit(ModelInputs(x), y, train=train, validation=val)
+    from sklearn.base import clone
+    from sklearn.model_selection import ParameterGrid
+
+    est = clf.estimator_
+    feats = flat_features(ModelInputs(x))
+    scores = {p["clf__C"]: (clone(est).set_params(**p).fit(feats[train], y[train]).predict(feats[val]) == y[val]).mean()
+              for p in ParameterGrid(dict(get_model_entry("logreg").grid))}
+    best = max(scores, key=lambda c: (scores[c], -list(scores).index(c)))
+    assert clf.best_params_ == {"clf__C": best}
+    # the final model is refitted on train + validation
+    ref = clone(est).set_params(clf__C=best).fit(feats, y)
+    np.testing.assert_allclose(clf.predict_proba(ModelInputs(x)), ref.predict_proba(feats))
+    assert clf.predict_proba(ModelInputs(x)).shape == (80, 2)
+
+
+def test_blendshape_model_refuses_inputs_without_blendshapes():
+    clf = SklearnClassifier("blendshape-rf", TrainConfig(arch="blendshape-rf"), classes=["a", "b"])
+    with pytest.raises(ValueError, match="blendshapes"):
+        clf.fit(ModelInputs(torch.zeros(4, 3, 2)), np.array([0, 1, 0, 1]), train=np.arange(4),
+                validation=np.array([], dtype=int))
+
+
+@pytest.mark.parametrize("arch", ["logreg", "blendshape-rf", "gat"])
+def test_save_load_round_trip(tmp_path, synthetic_mesh_graphs, arch):
+    ds = synthetic_mesh_graphs
+    inputs = _inputs(ds)
+    y = ds.tensor("y").numpy()
+    cfg = TrainConfig(arch=arch, epochs=2, hidden=8, layers=1, heads=2, node_embedding=0)
+    clf = make_classifier(arch, cfg, classes=ds.classes, topology=ds.topology, dims=2)
+    clf.fit(inputs, y, train=np.arange(0, 50), validation=np.arange(50, 70))
+    probs = clf.predict_proba(inputs)
+    assert probs.shape == (70, len(ds.classes))
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
+    meta = {"topology": ds.meta["topology"], "features": "apex+blendshapes", "node_dims": 2}
+    path = clf.save(tmp_path / "fold_00", meta)
+    assert path.suffix == clf.suffix
+    loaded, meta_back = load_classifier(path)
+    assert loaded.classes_ == ds.classes and meta_back["arch"] == arch and meta_back["topology"] == "mediapipe468"
+    np.testing.assert_allclose(loaded.predict_proba(inputs), probs, atol=1e-6)
+    assert loaded.kind == clf.kind and loaded.reference_strategy == ("removal" if arch == "gat" else "imputation")
+
+
+class _Planted:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+
+def test_untrusted_skops_content_is_refused_without_running(tmp_path):
+    import skops.io as sio
+
+    marker = tmp_path / "ran"
+    path = tmp_path / "fold_00.skops"
+    sio.dump({"model": _Planted(marker), "meta": {"arch": "logreg", "classes": ["a"]}}, path)
+    with pytest.raises(ModelLoadError, match=r"fold_00\.skops: refusing to load untrusted types .*_Planted"):
+        load_classifier(path)
+    assert not marker.exists()
+
+
+def test_damaged_model_files_name_the_file(tmp_path):
+    bad_pt = tmp_path / "fold_00.pt"
+    bad_pt.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(ModelLoadError, match=r"fold_00\.pt: not a readable fer-graph checkpoint"):
+        load_classifier(bad_pt)
+    bad_sk = tmp_path / "fold_01.skops"
+    bad_sk.write_bytes(b"not a zip")
+    with pytest.raises(ModelLoadError, match=r"fold_01\.skops: not a readable fer-graph model"):
+        load_classifier(bad_sk)
+    with pytest.raises(ModelLoadError, match="unknown model file type '.joblib'"):
+        (tmp_path / "fold_02.joblib").write_bytes(b"x")
+        load_classifier(tmp_path / "fold_02.joblib")
+    with pytest.raises(FileNotFoundError, match="fold_03.pt"):
+        load_classifier(tmp_path / "fold_03.pt")
+
+
+def test_planted_pickle_checkpoint_is_not_executed(tmp_path):
+    marker = tmp_path / "ran"
+
+    class Boom:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    path = tmp_path / "fold_00.pt"
+    torch.save({"state_dict": {}, "meta": Boom()}, path)
+    with pytest.raises(ModelLoadError, match="fold_00.pt"):
+        load_classifier(path)
+    assert not marker.exists()
