@@ -19,10 +19,11 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from fer_graph.runtime import configure
+
+configure()  # OpenMP settings before torch loads
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
 from fer_graph.evaluation.predictor import load_model  # noqa: E402
 from fer_graph.graphs.dataset import head_pose  # noqa: E402
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=os.environ.get("FER_GRAPH_FACE_LANDMARKER"))
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    configure(threads=args.threads)
     files = sorted(p for p in Path(args.images).rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
     files = files[:: max(1, len(files) // args.n)][: args.n]
     ensemble, one = load_model(args.run), load_model(args.run, folds=[0])

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from fer_graph.runtime import configure
 
-import torch  # noqa: E402
+configure()  # OpenMP settings before torch loads
 
 from fer_graph.graphs.load import load_processed  # noqa: E402
 from fer_graph.models import get_model_entry  # noqa: E402
@@ -40,15 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--backend", default="fast", choices=["fast", "pyg"])
-    p.add_argument("--standardize", default="channel", choices=["channel", "node"],
-                   help="GNNs; the package default is node, this script keeps channel so the cached runs of the "
-                        "first tables keep their names (node runs get a _nodestd suffix)")
+    p.add_argument("--standardize", default="node", choices=["node", "channel"],
+                   help="GNNs: per-landmark (node, as fer-graph train) or per-channel statistics (run folders of "
+                        "channel runs get a _chanstd suffix)")
     p.add_argument("--refit", action="store_true", help="GNNs: retrain on all training subjects at the chosen epoch")
     p.add_argument("--quick", action="store_true", help="3 folds, 5 epochs: a smoke run")
     p.add_argument("--workers", type=int, default=1, help="GNNs: folds fitted at once in worker processes")
     args = p.parse_args(argv)
     if args.threads:
-        torch.set_num_threads(args.threads)
+        configure(threads=args.threads)
     if args.quick:
         args.folds, args.epochs = 3, 5
     ds = load_processed(args.data)
@@ -66,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             refit = args.refit and entry.kind == "gnn"
             tag = (f"{arch}_{feats or 'default'}_{args.balance}{'_refit' if refit else ''}"
                    f"{'_pyg' if args.backend == 'pyg' and entry.kind == 'gnn' else ''}"
-                   f"{'_nodestd' if args.standardize == 'node' and entry.kind == 'gnn' else ''}").replace("+", "-")
+                   f"{'_chanstd' if args.standardize == 'channel' and entry.kind == 'gnn' else ''}").replace("+", "-")
             run = args.out / tag
             cmd = (f"fer-graph train --data {args.data} --arch {arch} --folds {args.folds} --epochs {args.epochs} "
                    f"--balance {args.balance} --seed {args.seed} --backend {args.backend} --standardize {args.standardize}" + (f" --features {feats}" if feats else "")
