@@ -14,7 +14,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from ..config import Backend, Balance, LabelScheme, Standardize, TrainConfig
+from ..config import (DEFAULT_EXTENTS, DEFAULT_NOISE, STUDY_MASK_AUGMENT, STUDY_MODEL_NAMES, Backend, Balance,
+                      LabelScheme, Standardize, TrainConfig)
 from ..exceptions import FerGraphError
 from ..models.registry import list_models
 from ._progress import rate_progress, task_progress, train_progress
@@ -184,8 +185,8 @@ def occlusion_sweep_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for sweep.csv, summary.json and plots")],
     regions: Annotated[Optional[str], typer.Option("--regions", help="comma-separated region presets (default: all), or 'none'")] = None,
     strategy: Annotated[Optional[str], typer.Option("--strategy", help="comma-separated: removal, masking, imputation (default: all three)")] = None,
-    extents: Annotated[str, typer.Option("--extents", help="comma-separated fractions of nodes for BFS patches and random dropout; '' for none")] = "0.1,0.2,0.3,0.4,0.5,0.6",
-    noise: Annotated[str, typer.Option("--noise", help="comma-separated landmark noise sigmas (IOD units); '' for none")] = "0.02,0.05,0.1,0.2",
+    extents: Annotated[str, typer.Option("--extents", help="comma-separated fractions of nodes for BFS patches and random dropout; '' for none")] = ",".join(map(str, DEFAULT_EXTENTS)),
+    noise: Annotated[str, typer.Option("--noise", help="comma-separated landmark noise sigmas (IOD units); '' for none")] = ",".join(map(str, DEFAULT_NOISE)),
     noise_region: Annotated[str, typer.Option("--noise-region", help="restrict noise to a region preset")] = "all",
     random_dropout: Annotated[bool, typer.Option("--random-dropout/--no-random-dropout", help="also independent random node dropout at each extent")] = True,
     name: Annotated[Optional[list[str]], typer.Option("--name", help="model names in the table, one per --run (default: run folder names)")] = None,
@@ -221,8 +222,8 @@ def occlusion_sweep_cmd(
 def occlusion_study_cmd(
     data: Annotated[Path, typer.Option("--data", "-d", help="processed dataset (build-graphs OUT folder)")],
     out: Annotated[Path, typer.Option("--out", "-o", help="study folder: one run per model, sweep/, occlusion.md")],
-    models: Annotated[str, typer.Option("--models", help="comma-separated subset of gat, gat_mask, svm, mlp, logreg")] = "gat,gat_mask,svm,mlp,logreg",
-    mask_augment: Annotated[float, typer.Option("--mask-augment", min=0.0, max=1.0, help="P of the mask-augmented GAT")] = 0.5,
+    models: Annotated[str, typer.Option("--models", help="comma-separated subset of " + ", ".join(STUDY_MODEL_NAMES))] = ",".join(STUDY_MODEL_NAMES),
+    mask_augment: Annotated[float, typer.Option("--mask-augment", min=0.0, max=1.0, help="P of the mask-augmented GAT")] = STUDY_MASK_AUGMENT,
     epochs: Annotated[int, typer.Option("--epochs", min=1)] = _D.epochs,
     folds: Annotated[int, typer.Option("--folds", "-k", min=2)] = _D.folds,
     standardize: Annotated[Standardize, typer.Option("--standardize")] = Standardize(_D.standardize),

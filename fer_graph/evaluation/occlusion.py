@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from .._io import read_json
+from ..config import DEFAULT_EXTENTS, DEFAULT_NOISE
 from ..exceptions import FerGraphError
 from ..graphs.features import FeatureSpec
 from ..labels import apply_label_scheme
@@ -47,8 +48,6 @@ __all__ = ["Condition", "make_conditions", "RunEvaluator", "occlusion_sweep", "s
 SWEEP_COLUMNS = ("model", "strategy", "region", "extent", "noise", "accuracy", "macro_f1", "n")
 #: ``strategy`` of image-occlusion rows (:mod:`fer_graph.evaluation.image_occlusion`).
 IMAGE_STRATEGY = "image"
-DEFAULT_EXTENTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
-DEFAULT_NOISE = (0.02, 0.05, 0.1, 0.2)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .._io import atomic_path, read_json
-from ..config import TrainConfig
+from ..config import STUDY_MASK_AUGMENT, STUDY_MODEL_NAMES, TrainConfig
 from .sweep import run_occlusion_sweep
 
 __all__ = ["STUDY_MODELS", "study_configs", "run_occlusion_study", "REPORT_REGIONS"]
@@ -32,7 +32,7 @@ STUDY_MODELS: dict[str, tuple[str, bool]] = {
 REPORT_REGIONS = ("eyes", "mouth", "left_half", "right_half", "lower_face", "upper_face", "nose", "brows", "jaw")
 
 
-def study_configs(models: Sequence[str], *, mask_augment: float = 0.5, epochs: int = 150, folds: int = 10,
+def study_configs(models: Sequence[str], *, mask_augment: float = STUDY_MASK_AUGMENT, epochs: int = 150, folds: int = 10,
                   standardize: str = "node", features: str | None = None, seed: int = 0
                   ) -> dict[str, TrainConfig]:
     """The :class:`TrainConfig` of each study model (GNN settings apply to the GNNs only).
@@ -53,7 +53,7 @@ def study_configs(models: Sequence[str], *, mask_augment: float = 0.5, epochs: i
 
 
 def run_occlusion_study(data: str | os.PathLike, out_dir: str | os.PathLike, *,
-                        models: Sequence[str] = tuple(STUDY_MODELS), mask_augment: float = 0.5, epochs: int = 150,
+                        models: Sequence[str] = tuple(STUDY_MODELS), mask_augment: float = STUDY_MASK_AUGMENT, epochs: int = 150,
                         folds: int = 10, standardize: str = "node", features: str | None = None, refit: bool = True,
                         seed: int = 0, workers: int = 1, sensitivity: bool = False,
                         on_message: Callable[[str], None] | None = None) -> dict[str, Any]:
