@@ -50,13 +50,15 @@ def test_ibug_runs_evaluate_and_predict_from_csv(tmp_path, synthetic_ibug_graphs
                                  "--out", str(run_apex), *_SMALL])
     assert result.exit_code == 0, result.output
     csv_path = write_landmark_csv(tmp_path / "faces.csv", make_face_landmarks(2, rng=5))
-    result = runner.invoke(app, ["predict", str(csv_path), "--run", str(run_apex), "--json"])
+    result = runner.invoke(app, ["predict", str(csv_path), "--run", str(run_apex), "--json",
+                                 "--out", str(tmp_path / "pred.csv")])
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert len(out["predictions"]) == 12 and out["classes"] == ds.classes
     for p in out["predictions"]:
         assert sum(p["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
         assert p["label"] == max(p["probabilities"], key=p["probabilities"].get)
+    assert len((tmp_path / "pred.csv").read_text().splitlines()) == 13
 
 
 def test_blendshape_forest_run_evaluates_and_predicts_landmarks(tmp_path, synthetic_mesh_graphs):
