@@ -3,10 +3,9 @@ the residual LayerNorm block tail, and dropout from a counter-based random strea
 
 One GAT layer's message passing -- attention logits, LeakyReLU, neighbour softmax (present nodes only),
 attention dropout and the weighted neighbour sum -- is one pass over the CSR neighbour lists per target
-node, and its backward is two such passes, both run for one graph by one parallel task. The eager
-formulation (gather of scores into a padded neighbour table, softmax, ``embedding_bag``, and in backward
-``sampled_addmm``, scatters and contiguous copies) ran eight to twelve memory-bound PyTorch ops per layer,
-each reading and writing tensors of ``B * E' * H`` entries; here every entry is touched once or twice.
+node, and its backward is two such passes, both run for one graph by one parallel task. Every entry of
+the ``B * E' * H`` attention tensors is touched once or twice, where an eager formulation (padded neighbour
+table, softmax, ``embedding_bag``, ``sampled_addmm``, scatters) runs eight to twelve memory-bound ops.
 
 Layout: the layer's projection output ``comb`` is ``(B, V, H*C + 2H)``: each node's H*C features
 (head-major, ``C`` channels per head), then its H source scores ``a_src . W x`` and H target scores
@@ -14,9 +13,9 @@ Layout: the layer's projection output ``comb`` is ``(B, V, H*C + 2H)``: each nod
 target ``dst[e]``, then source ``src[e]``; one self loop per node), ``rev[e]`` is the reverse edge's entry.
 
 Arithmetic stays in the data's dtype (Numba promotes ``float32 op Python float`` to float64, so scalars
-are typed explicitly); kernels compile on first use (about 15 s for all of them, float32 and float64) and
-are cached on disk by Numba (``cache=True``, 0.2 s to load); they run on ``torch.get_num_threads()``
-threads.
+are typed explicitly); kernels compile on first use and are cached on disk by Numba (``cache=True``); they
+run on ``torch.get_num_threads()`` threads. Dropout seeds come from a ``torch.Generator`` passed down by the
+caller (None: torch's default generator).
 """
 
 from __future__ import annotations
@@ -65,7 +64,7 @@ def _keep16(seed, n, drop):
 
 
 # exp on the non-positive half line, branch-free so that loops calling it vectorize: Numba's np.exp is a
-# scalar libm call (no SVML in the llvmlite wheels), measured 2.5 ms of a 3.0 ms fused block on (14976, 64).
+# scalar libm call (no SVML in the llvmlite wheels) and would dominate the fused block.
 # Typed per dtype (an overload): float32 arithmetic for float32 inputs, so loops stay 16 lanes wide.
 _POW2_F64 = np.array([2.0 ** n for n in range(-126, 1)], dtype=np.float64)  # 2**n, n = -126..0
 _POW2_F32 = _POW2_F64.astype(np.float32)
@@ -379,9 +378,9 @@ class _Dropout(NamedTuple):
     scale: float
 
     @classmethod
-    def draw(cls, p: float, training: bool = True) -> _Dropout:
-        """A fresh stream for probability ``p`` (``q = round(p * 2**16) / 2**16``), seeded from torch's default
-        generator, so ``torch.manual_seed`` makes it reproducible.
+    def draw(cls, p: float, training: bool = True, generator: torch.Generator | None = None) -> _Dropout:
+        """A fresh stream for probability ``p`` (``q = round(p * 2**16) / 2**16``): one 62-bit seed drawn from
+        ``generator`` (None: torch's default generator), so the stream is reproducible through it.
 
         Raises:
             ValueError: ``p`` outside ``[0, 1]``.
@@ -391,7 +390,7 @@ class _Dropout(NamedTuple):
         drop = round(p * 65536) if training else 0
         if drop == 0:
             return cls(np.uint64(0), 0, 1.0)
-        seed = np.uint64(int(torch.randint(0, 2**62, ())))
+        seed = np.uint64(int(torch.randint(0, 2**62, (), generator=generator)))
         return cls(seed, drop, 65536 / (65536 - drop) if drop < 65536 else 0.0)
 
 
@@ -447,9 +446,11 @@ class GATAttend(torch.autograd.Function):
 
 
 def gat_attend(comb: Tensor, rowptr: Tensor, src: Tensor, rev: Tensor, mask: Tensor | None, p: float,
-               slope: float, heads: int, *, training: bool = True) -> Tensor:
-    """:class:`GATAttend` with attention dropout ``p`` (when ``training``); see there for shapes."""
-    return GATAttend.apply(comb, rowptr, src, rev, mask, _Dropout.draw(p, training), slope, heads)
+               slope: float, heads: int, *, training: bool = True,
+               generator: torch.Generator | None = None) -> Tensor:
+    """:class:`GATAttend` with attention dropout ``p`` (when ``training``), its seed drawn from ``generator``
+    (None: torch's default generator); see there for shapes."""
+    return GATAttend.apply(comb, rowptr, src, rev, mask, _Dropout.draw(p, training, generator), slope, heads)
 
 
 class HashDropout(torch.autograd.Function):
@@ -511,13 +512,15 @@ class ResidualLayerNormELU(torch.autograd.Function):
         return gy.view(ctx.shape), grad, gw.sum(0), gb.sum(0), None, None
 
 
-def hash_dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
-    """Inverted dropout of ``x`` (CPU float32/float64) with probability ``p``; see :class:`HashDropout`."""
-    d = _Dropout.draw(p, training)
+def hash_dropout(x: Tensor, p: float, training: bool = True, generator: torch.Generator | None = None) -> Tensor:
+    """Inverted dropout of ``x`` (CPU float32/float64) with probability ``p``, its seed drawn from ``generator``
+    (None: torch's default generator); see :class:`HashDropout`."""
+    d = _Dropout.draw(p, training, generator)
     return x if d.drop == 0 else HashDropout.apply(x, d)
 
 
 def residual_layer_norm_elu(y: Tensor, h: Tensor, weight: Tensor, bias: Tensor, eps: float, p: float,
-                            training: bool = True) -> Tensor:
-    """``h + dropout(ELU(LayerNorm(y)), p)`` fused; see :class:`ResidualLayerNormELU`."""
-    return ResidualLayerNormELU.apply(y, h, weight, bias, eps, _Dropout.draw(p, training))
+                            training: bool = True, generator: torch.Generator | None = None) -> Tensor:
+    """``h + dropout(ELU(LayerNorm(y)), p)`` fused, the dropout seed drawn from ``generator`` (None: torch's
+    default generator); see :class:`ResidualLayerNormELU`."""
+    return ResidualLayerNormELU.apply(y, h, weight, bias, eps, _Dropout.draw(p, training, generator))

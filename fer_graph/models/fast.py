@@ -33,16 +33,15 @@ from ._kernels import gat_attend, hash_dropout
 __all__ = ["FixedGraph", "fixed_graph", "FastGCNConv", "FastGATConv", "FastGATv2Conv", "dropout16"]
 
 
-def dropout16(x: Tensor, p: float, *, training: bool = True) -> Tensor:
+def dropout16(x: Tensor, p: float, *, training: bool = True, generator: torch.Generator | None = None) -> Tensor:
     """Inverted dropout drawing 16 random bits per element from a counter-based stream.
 
     Each element is kept with probability ``1 - q``, ``q = round(p * 2**16) / 2**16`` (within ``2**-17`` of
     ``p``), and scaled by ``1 / (1 - q)``, so expectations are unchanged. The bits of element n are a 16-bit
-    lane of SplitMix64(seed + n // 4), one seed per call drawn from torch's default generator
-    (``torch.manual_seed`` makes it reproducible); the backward recomputes the pattern from the seed, so no
-    mask is stored. ``F.dropout`` draws a Bernoulli variate per element, which took 25-30% of a fast-backend
-    training step on CPU; torch's 64-bit ``randint`` (4 elements per draw) still cost about 1 ms per
-    (32, 468, 64) activation, the hash about a tenth of that, fused into one pass with the multiply.
+    lane of SplitMix64(seed + n // 4), one seed per call drawn from ``generator`` (None: torch's default
+    generator), so results are reproducible through it; the backward recomputes the pattern from the seed,
+    so no mask is stored. Why: a hash per four elements, fused with the multiply, is much cheaper on CPU than
+    a Bernoulli (``F.dropout``) or ``randint`` draw per element (see docs/speed.md).
 
     Shapes:
         x: any shape, CPU float32 or float64. Returns the same shape and dtype.
@@ -54,7 +53,7 @@ def dropout16(x: Tensor, p: float, *, training: bool = True) -> Tensor:
         Srivastava et al., "Dropout: A Simple Way to Prevent Neural Networks from Overfitting", JMLR 2014;
         Steele, Lea & Flood, "Fast Splittable Pseudorandom Number Generators", OOPSLA 2014 (SplitMix64).
     """
-    return hash_dropout(x, p, training)
+    return hash_dropout(x, p, training, generator)
 
 
 def _check_input(x: Tensor, graph: FixedGraph | Tensor, mask: Tensor | None, where: str) -> FixedGraph:
@@ -80,18 +79,19 @@ def _slot_bias(graph: FixedGraph, mask: Tensor | None, dtype: torch.dtype) -> Te
 
 
 def _neighbour_softmax(logits: Tensor, graph: FixedGraph, mask: Tensor | None, dropout: float,
-                       training: bool) -> Tensor:
-    """Softmax over each node's neighbours (dim 1), then dropout. ``(V, D, B, H)`` in and out."""
+                       training: bool, generator: torch.Generator | None) -> Tensor:
+    """Softmax over each node's neighbours (dim 1), then dropout from ``generator``. ``(V, D, B, H)`` in and
+    out."""
     alpha = (logits + _slot_bias(graph, mask, logits.dtype)).softmax(1)
-    return dropout16(alpha, dropout, training=training)
+    return dropout16(alpha, dropout, training=training, generator=generator)
 
 
 def _finish(out: Tensor, bias: Tensor | None, mask: Tensor | None) -> Tensor:
     """Add the bias and zero masked rows, in place: ``out`` is a fresh aggregation no backward needs.
 
     Not on a view: autograd records an in-place op on a view of a custom Function's output as a
-    ``CopySlices`` whose backward clones, zero-fills and copies the whole tensor (three (B, V, F) copies per
-    GCN layer and training step, measured), so views take the out-of-place ops.
+    ``CopySlices`` whose backward clones, zero-fills and copies the whole tensor, so views take the
+    out-of-place ops.
     """
     if out._is_view():
         out = out if bias is None else out + bias
@@ -115,7 +115,8 @@ class FastGCNConv(nn.Module):
 
     Shapes:
         x: ``(B, V, F)`` float; graph: :class:`FixedGraph` or one graph's ``(2, E)`` edge_index;
-        mask: ``(B, V)`` bool or None. Returns ``(B, V, F')``, zero at masked nodes.
+        mask: ``(B, V)`` bool or None. Returns ``(B, V, F')``, zero at masked nodes. ``generator`` is
+        accepted and unused (no randomness), so every fast layer takes the same arguments.
 
     Raises:
         ValueError: bad shapes or an invalid topology.
@@ -150,7 +151,8 @@ class FastGCNConv(nn.Module):
         out.load_state_dict(conv.state_dict())
         return out
 
-    def forward(self, x: Tensor, graph: FixedGraph | Tensor, mask: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, graph: FixedGraph | Tensor, mask: Tensor | None = None, *,
+                generator: torch.Generator | None = None) -> Tensor:
         graph = _check_input(x, graph, mask, "FastGCNConv")
         b, v, _ = x.shape
         bt = graph.batched(b)
@@ -185,7 +187,8 @@ class FastGATConv(nn.Module):
         heads: H.
         concat: concatenate heads (output ``H * C``); else average them (output ``C``).
         negative_slope: LeakyReLU slope.
-        dropout: dropout probability of the attention weights in training.
+        dropout: dropout probability of the attention weights in training (its seed drawn from the
+            forward's ``generator``; None: torch's default generator).
         bias: learn an additive bias.
 
     Shapes:
@@ -242,7 +245,8 @@ class FastGATConv(nn.Module):
         out.load_state_dict(conv.state_dict())
         return out
 
-    def forward(self, x: Tensor, graph: FixedGraph | Tensor, mask: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, graph: FixedGraph | Tensor, mask: Tensor | None = None, *,
+                generator: torch.Generator | None = None) -> Tensor:
         graph = _check_input(x, graph, mask, "FastGATConv")
         b, v, _ = x.shape
         h, c = self.heads, self.out_channels
@@ -255,7 +259,7 @@ class FastGATConv(nn.Module):
         weight = self.lin.weight
         comb = F.linear(x, torch.cat([weight, att.reshape(2 * h, h * c) @ weight]))  # (B, V, H*C + 2H)
         out = gat_attend(comb, graph.rowptr, graph.src, graph.rev, mask, self.dropout, self.negative_slope, h,
-                         training=self.training)
+                         training=self.training, generator=generator)
         return _finish(out if self.concat else out.view(b, v, h, c).mean(2), self.bias, mask)
 
     def __repr__(self) -> str:
@@ -321,7 +325,8 @@ class FastGATv2Conv(nn.Module):
         out.load_state_dict(conv.state_dict())
         return out
 
-    def forward(self, x: Tensor, graph: FixedGraph | Tensor, mask: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, graph: FixedGraph | Tensor, mask: Tensor | None = None, *,
+                generator: torch.Generator | None = None) -> Tensor:
         graph = _check_input(x, graph, mask, "FastGATv2Conv")
         b, v, _ = x.shape
         h, c = self.heads, self.out_channels
@@ -334,7 +339,7 @@ class FastGATv2Conv(nn.Module):
         xr_n = x_r.view(b, v, h, c).transpose(0, 1)
         z = xl_n[graph.nbr] + xr_n[:, None]  # (V, D, B, H, C)
         logits = (F.leaky_relu(z, self.negative_slope) * self.att).sum(-1)
-        alpha = _neighbour_softmax(logits, graph, mask, self.dropout, self.training)
+        alpha = _neighbour_softmax(logits, graph, mask, self.dropout, self.training, generator)
         out = Attend.apply(alpha.contiguous(), x_l.reshape(b * v * h, c), graph.batched(b, h)).view(b, v, h, c)
         return _finish(out.reshape(b, v, h * c) if self.concat else out.mean(2), self.bias, mask)
 

@@ -124,3 +124,19 @@ def test_residual_layer_norm_elu_gradcheck_with_dropout():
     out = ResidualLayerNormELU.apply(y, h, w, b, 1e-5, d) - h
     dropped = (out == 0).double().mean().item()
     assert 0.15 < dropped < 0.45  # 30% dropped (ELU itself is never exactly 0 here)
+
+
+def test_dropout_seed_draws_from_the_given_generator():
+    from fer_graph.models.fast import dropout16
+
+    x = torch.ones(10_000)
+    torch.manual_seed(9)
+    start = torch.get_rng_state()
+    twin = torch.Generator()
+    twin.set_state(start)
+    with_twin = dropout16(x, 0.3, generator=twin)
+    assert torch.equal(torch.get_rng_state(), start)  # the default generator was not read
+    assert torch.equal(dropout16(x, 0.3), with_twin)  # same state, same seed, same pattern
+    assert _Dropout.draw(0.3, generator=torch.Generator().manual_seed(1)).seed == \
+        _Dropout.draw(0.3, generator=torch.Generator().manual_seed(1)).seed
+    assert not torch.equal(dropout16(x, 0.3, generator=torch.Generator().manual_seed(2)), with_twin)
