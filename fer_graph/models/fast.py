@@ -337,7 +337,9 @@ class FastGATv2Conv(nn.Module):
         # node-major (V, B, H, C), so the per-edge gather moves B*H*C contiguous values per index
         xl_n = x_l.view(b, v, h, c).transpose(0, 1)
         xr_n = x_r.view(b, v, h, c).transpose(0, 1)
-        z = xl_n[graph.nbr] + xr_n[:, None]  # (V, D, B, H, C)
+        # a row gather by F.embedding, not xl_n[graph.nbr]: its backward sums each row's gradients in a fixed
+        # order (advanced indexing's accumulates with atomics across threads); z is (V, D, B, H, C)
+        z = F.embedding(graph.nbr, xl_n.reshape(v, -1)).view(*graph.nbr.shape, b, h, c) + xr_n[:, None]
         logits = (F.leaky_relu(z, self.negative_slope) * self.att).sum(-1)
         alpha = _neighbour_softmax(logits, graph, mask, self.dropout, self.training, generator)
         out = Attend.apply(alpha.contiguous(), x_l.reshape(b * v * h, c), graph.batched(b, h)).view(b, v, h, c)
