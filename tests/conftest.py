@@ -1,4 +1,8 @@
-"""Shared fixtures: locations of the real data and model, and small real subsets of them."""
+"""Shared fixtures: locations of the real data and model, small real subsets of them, synthetic data sets
+that need neither, and small runs trained on the synthetic data.
+
+``FER_GRAPH_FACE_LANDMARKER`` set to an empty string means "no Face Landmarker model": the tests that
+need the model file then skip, as on a machine without it."""
 
 from __future__ import annotations
 
@@ -19,14 +23,23 @@ DATA = Path(os.environ.get("FER_GRAPH_DATA") or SHARED / "data")
 CK_LANDS = DATA / "ck_lands" / "CK+"
 CK48 = DATA / "ck48"
 FER2013 = DATA / "fer2013"
-MODEL = Path(os.environ.get("FER_GRAPH_FACE_LANDMARKER") or SHARED / "models" / "face_landmarker.task")
+_MODEL_ENV = os.environ.get("FER_GRAPH_FACE_LANDMARKER")
+MODEL: Path | None = (SHARED / "models" / "face_landmarker.task" if _MODEL_ENV is None
+                      else Path(_MODEL_ENV) if _MODEL_ENV.strip() else None)
 FIXTURES = Path(__file__).parent / "data"
 
 
-def need(path: Path) -> Path:
+def need(path: Path | None) -> Path:
+    if path is None:
+        pytest.skip("no Face Landmarker model (FER_GRAPH_FACE_LANDMARKER is empty)")
     if not path.exists():
-        pytest.skip(f"real data not available: {path} (set FER_GRAPH_DATA)")
+        pytest.skip(f"real data not available: {path} (set FER_GRAPH_DATA / FER_GRAPH_FACE_LANDMARKER)")
     return path
+
+
+def have(path: Path | None) -> bool:
+    """Whether a real data folder or the model file is there (for ``skipif`` marks)."""
+    return path is not None and path.exists()
 
 
 @pytest.fixture(scope="session")
@@ -118,3 +131,39 @@ def synthetic_mesh_holdout(tmp_path_factory):
 
     lms = make_face_landmarks(12, topology="mediapipe468", split="holdout", rng=2)
     return LandmarkSetGraphs(tmp_path_factory.mktemp("synthetic_holdout"), lms, name="synthetic_holdout")
+
+
+@pytest.fixture
+def ck_lands_small(tmp_path: Path) -> Path:
+    """A fresh synthetic CK+ lands folder the test may edit: 4 subjects (S001-S004) x the 6 CK+ lands
+    classes, each sequence an onset row and 3 expression frames (24 labelled sequences, 4 rows each)."""
+    from fer_graph.graphs.synthetic import make_face_landmarks, write_ck_lands
+
+    return write_ck_lands(tmp_path / "CK+", make_face_landmarks(4, frames=3, rng=3))
+
+
+SMALL_GNN = dict(epochs=3, folds=2, hidden=16, layers=2, batch_size=8)
+
+
+@pytest.fixture(scope="session")
+def ibug_runs(tmp_path_factory, synthetic_ibug_graphs):
+    """``(dataset, folder)``: ``synthetic_ibug_graphs`` and three 2-fold runs trained on it in
+    ``folder/gat``, ``folder/gat_mask`` (mask_augment 0.5) and ``folder/logreg``."""
+    from fer_graph.training import TrainConfig, train
+
+    tmp = tmp_path_factory.mktemp("ibug_runs")
+    ds = synthetic_ibug_graphs
+    train(ds, TrainConfig(arch="gat", **SMALL_GNN), tmp / "gat")
+    train(ds, TrainConfig(arch="gat", mask_augment=0.5, **SMALL_GNN), tmp / "gat_mask")
+    train(ds, TrainConfig(arch="logreg", folds=2), tmp / "logreg")
+    return ds, tmp
+
+
+@pytest.fixture(scope="session")
+def mesh_run(tmp_path_factory, synthetic_mesh_graphs) -> Path:
+    """A 2-fold GCN run (2 epochs, hidden 8) on ``synthetic_mesh_graphs`` (features apex+blendshapes)."""
+    from fer_graph.training import TrainConfig, train
+
+    run = tmp_path_factory.mktemp("mesh_run") / "gcn"
+    train(synthetic_mesh_graphs, TrainConfig(arch="gcn", epochs=2, folds=2, hidden=8, layers=1), run)
+    return run

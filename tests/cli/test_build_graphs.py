@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 from typer.testing import CliRunner
 
 from fer_graph.cli import app
@@ -9,29 +10,46 @@ from fer_graph.cli import app
 runner = CliRunner()
 
 
-def test_build_graphs_ck_lands_writes_summary(tmp_path, ck_lands_subset):
+def test_build_graphs_ck_lands_writes_summary(tmp_path, ck_lands_small):
+    from fer_graph.graphs.load import load_processed
+    from fer_graph.landmarks import read_ck_lands
+
     out = tmp_path / "out"
-    result = runner.invoke(app, ["build-graphs", "--source", "ck-lands", "--root", str(ck_lands_subset),
+    result = runner.invoke(app, ["build-graphs", "--source", "ck-lands", "--root", str(ck_lands_small),
                                  "--out", str(out), "--apex-frames", "2"])
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     for key in ("source", "graphs", "subjects", "nodes", "edges", "per_class", "per_split", "skipped",
                 "detection_rate", "wall_s", "images_per_s"):
         assert key in summary
-    assert summary["source"] == "ck-lands" and summary["graphs"] == 32 and summary["subjects"] == 4
-    assert summary["nodes"] == 68 and summary["edges"] == 180
-    assert sum(summary["per_class"].values()) == 32 and summary["per_split"] == {"all": 32}
-    assert summary["skipped"] == {} and summary["detection_rate"] is None
+    # 4 subjects x 6 classes, the last 2 of 3 expression frames of each sequence
+    assert summary["source"] == "ck-lands" and summary["graphs"] == 48 and summary["subjects"] == 4
+    assert summary["nodes"] == 68 and summary["edges"] == 180 and summary["topology"] == "ibug68"
+    assert summary["per_class"] == {c: 8 for c in ("anger", "disgust", "fear", "happiness", "sadness", "surprise")}
+    assert summary["per_split"] == {"all": 48} and summary["rebuilt"] is True
+    assert summary["skipped"] == {} and summary["detection_rate"] is None and summary["images_per_s"] is None
     assert (out / "skipped.csv").read_text().splitlines() == ["path,reason,detail"]
-    assert "happiness" in result.output
+    assert "happiness" in result.output and "48 graphs" in result.output
+    ds = load_processed(out)
+    assert ds.processed_dir == summary["processed_dir"] and len(ds) == 48
+    assert ds.sample_ids == read_ck_lands(ck_lands_small, apex_frames=2).sample_ids
+    again = runner.invoke(app, ["build-graphs", "-s", "ck-lands", "--root", str(ck_lands_small), "--out", str(out),
+                                "--apex-frames", "2"])
+    assert again.exit_code == 0 and "up to date, loaded" in again.output
+    assert json.loads((out / "summary.json").read_text())["rebuilt"] is False
 
 
-def test_root_resolves_under_data_env(tmp_path, ck_lands_subset, monkeypatch):
-    monkeypatch.setenv("FER_GRAPH_DATA", str(ck_lands_subset.parent))
+def test_root_resolves_under_data_env(tmp_path, ck_lands_small, monkeypatch):
+    from fer_graph.graphs.load import load_processed
+
+    monkeypatch.setenv("FER_GRAPH_DATA", str(ck_lands_small.parent))
+    monkeypatch.chdir(tmp_path)  # no ./CK+ here: the relative name must come from FER_GRAPH_DATA
     out = tmp_path / "o"
     result = runner.invoke(app, ["build-graphs", "-s", "ck-lands", "--root", "CK+", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert json.loads((out / "summary.json").read_text())["graphs"] == 16
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["graphs"] == 24 and summary["options"]["raw_root"] == str(ck_lands_small.resolve())
+    assert np.unique(load_processed(out).tensor("subject").numpy()).tolist() == [0, 1, 2, 3]
 
 
 def test_errors_are_one_clear_line(tmp_path):
