@@ -9,6 +9,7 @@ from torch_geometric.utils import subgraph
 from fer_graph.graphs.batching import FixedTopologyBatcher
 from fer_graph.graphs.topology import IBUG68, MEDIAPIPE468
 from fer_graph.models import GraphClassifier, fast
+from fer_graph.models.gnn import DenseGraphClassifier
 from fer_graph.models.fast import (FastGATConv, FastGATv2Conv, FastGCNConv, FixedGraph, dropout16,
                                    fixed_graph)
 from fer_graph.training import TrainConfig, fit_gnn, predict_proba
@@ -169,13 +170,13 @@ def test_dropout16_rate_scale_and_identity():
         dropout16(x, 1.5)
 
 
-def _same_weights(conv: str, readout: str, norm: str, **kw) -> tuple[GraphClassifier, GraphClassifier]:
+def _same_weights(conv: str, readout: str, norm: str, **kw) -> tuple[GraphClassifier, DenseGraphClassifier]:
     kwargs = dict(conv=conv, hidden_channels=16, num_layers=2, heads=4, node_embedding=8, num_nodes=68,
                   readout=readout, norm=norm, graph_channels=3, dropout=0.0, **kw)
     torch.manual_seed(6)
     ref = GraphClassifier(4, 5, **kwargs)
     torch.manual_seed(6)
-    dense = GraphClassifier(4, 5, backend="fast", **kwargs)
+    dense = DenseGraphClassifier(4, 5, **kwargs)
     assert ref.state_dict().keys() == dense.state_dict().keys()
     for key, value in ref.state_dict().items():  # same seed, same initial weights
         torch.testing.assert_close(dense.state_dict()[key], value, msg=key)
@@ -225,9 +226,8 @@ def test_inference_chunks_equal_one_pass(conv, readout, norm):
     """Eval-mode no-grad batches split by ``infer_chunk_nodes`` give the one-pass logits (masks, visibility,
     graph attributes and running batch statistics included)."""
     torch.manual_seed(11)
-    model = GraphClassifier(4, 5, conv=conv, readout=readout, norm=norm, hidden_channels=16, heads=2,
-                            graph_channels=3, num_nodes=68, node_embedding=4, visibility=True, dropout=0.3,
-                            backend="fast")
+    model = DenseGraphClassifier(4, 5, conv=conv, readout=readout, norm=norm, hidden_channels=16, heads=2,
+                                 graph_channels=3, num_nodes=68, node_embedding=4, visibility=True, dropout=0.3)
     if norm == "batch":  # non-trivial running statistics
         for bn in model.norms:
             bn.running_mean.uniform_(-1, 1), bn.running_var.uniform_(0.5, 2)
@@ -238,7 +238,7 @@ def test_inference_chunks_equal_one_pass(conv, readout, norm):
     model.input.register_forward_hook(lambda mod, inp, out: calls.append(len(out)))
     model.infer_chunk_nodes = 3 * 68  # 7 graphs -> chunks of 2, 2, 3 graphs (near-equal, at most 3 each)
     with torch.no_grad():
-        assert model._inference_chunks(7, 68) == [slice(0, 2), slice(2, 4), slice(4, 7)]
+        assert model.inference_chunks(7) == [slice(0, 2), slice(2, 4), slice(4, 7)]
         chunked = model(x, IBUG68.edge_index, graph_attr=ga, mask=mask, visible=visible)
         assert calls == [2, 2, 3]
         model.infer_chunk_nodes = 0
@@ -256,7 +256,7 @@ def test_inference_chunks_equal_one_pass(conv, readout, norm):
         model.head[2].train()  # one module in training mode is enough
         model(x, IBUG68.edge_index, graph_attr=ga, mask=mask, visible=visible)
         model.head[2].eval()
-        plain = GraphClassifier(4, 5, conv=conv, num_nodes=68, backend="fast").eval()
+        plain = DenseGraphClassifier(4, 5, conv=conv, num_nodes=68).eval()
         plain.infer_chunk_nodes = 68
         plain.input.register_forward_hook(lambda mod, inp, out: calls.append(-len(out)))
         plain(x, IBUG68.edge_index, visible=visible[:1])  # one visibility row for every graph
@@ -266,19 +266,22 @@ def test_inference_chunks_equal_one_pass(conv, readout, norm):
             model(x, IBUG68.edge_index, graph_attr=ga, mask=mask[:6])
 
 
-def test_classifier_backend_errors():
-    dense = GraphClassifier(4, 3, backend="fast", num_nodes=68, node_embedding=4)
+def test_classifier_input_errors():
+    dense = DenseGraphClassifier(4, 3, num_nodes=68, node_embedding=4)
     ref = GraphClassifier(4, 3)
     x = torch.randn(2, 68, 4)
-    with pytest.raises(ValueError, match="backend='fast'.*not batch/node_id"):
-        dense(x.reshape(-1, 4), IBUG68.edge_index, torch.zeros(136, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"DenseGraphClassifier: x must be \(B, V, F\)"):
+        dense(x.reshape(-1, 4), IBUG68.edge_index)
+    with pytest.raises(TypeError):  # no batch/node_id: a flat batch is GraphClassifier's input
+        dense(x, IBUG68.edge_index, torch.zeros(136, dtype=torch.long))
     with pytest.raises(ValueError, match="num_nodes=68, x has 468"):
         dense(torch.randn(2, 468, 4), MEDIAPIPE468.edge_index)
-    with pytest.raises(ValueError, match="backend='pyg'.*no mask"):
+    with pytest.raises(ValueError, match="GraphClassifier: forward takes flat x.*no mask"):
         ref(x, IBUG68.edge_index)
-    with pytest.raises(ValueError, match="backend='gpu'"):
-        GraphClassifier(4, 3, backend="gpu")
-    assert "backend='fast'" in repr(dense)
+    with pytest.raises(ValueError, match="GraphClassifier: forward takes flat x.*no mask"):
+        ref(x.reshape(-1, 4), IBUG68.edge_index, torch.zeros(136, dtype=torch.long), mask=torch.ones(136) > 0)
+    with pytest.raises(ValueError, match="needs num_nodes"):
+        DenseGraphClassifier(4, 3).inference_chunks(8)
 
 
 def test_fit_gnn_fast_backend_loss_falls():
@@ -299,3 +302,70 @@ def test_fit_gnn_fast_backend_loss_falls():
     ref = GraphClassifier(**kwargs)
     ref.load_state_dict(model.state_dict())
     torch.testing.assert_close(predict_proba(ref, x, None, IBUG68), probs, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize(("conv", "readout", "norm"), [("gat", "mean+max+flatten", "layer"),
+                                                       ("gatv2", "attention", "batch"), ("gcn", "mean+max", "none")])
+def test_generator_drives_every_dropout_draw(conv, readout, norm):
+    """Block, attention, readout and head dropout of the dense model draw from ``model.generator`` only."""
+    torch.manual_seed(12)
+    kw = dict(conv=conv, readout=readout, norm=norm, hidden_channels=16, heads=2, num_nodes=68, node_embedding=4,
+              dropout=0.4)
+    a, b = DenseGraphClassifier(4, 5, **kw).train(), DenseGraphClassifier(4, 5, **kw).train()
+    b.load_state_dict(a.state_dict())
+    x, mask = torch.randn(3, 68, 4), torch.rand(3, 68) > 0.2
+
+    def run(model, generator):
+        model.generator = generator
+        model.zero_grad()
+        out = model(x, IBUG68.edge_index, mask=mask)
+        out.square().sum().backward()
+        return out.detach(), [p.grad.clone() for p in model.parameters()]
+
+    def assert_same(one, two):
+        assert torch.equal(one[0], two[0])
+        for g1, g2 in zip(one[1], two[1]):
+            assert torch.equal(g1, g2)
+
+    torch.manual_seed(0)
+    seven = run(a, torch.Generator().manual_seed(7))
+    torch.manual_seed(1)  # another global state: not read when a generator is set
+    assert_same(run(b, torch.Generator().manual_seed(7)), seven)
+    other = run(b, torch.Generator().manual_seed(8))
+    assert not torch.allclose(other[0], seven[0])
+    assert not all(torch.allclose(g1, g2) for g1, g2 in zip(other[1], seven[1]))
+    # a generator in the default generator's state gives the generator=None results, and leaves the
+    # default generator untouched
+    torch.manual_seed(3)
+    start = torch.get_rng_state()
+    twin = torch.Generator()
+    twin.set_state(start)
+    with_twin = run(a, twin)
+    assert torch.equal(torch.get_rng_state(), start)
+    assert_same(run(b, None), with_twin)
+    assert not torch.equal(torch.get_rng_state(), start)  # the None path drew from the default generator
+    a.eval()  # eval mode draws nothing
+    evaluated, before = a(x, IBUG68.edge_index, mask=mask), torch.get_rng_state()
+    a.generator = None
+    assert torch.equal(a(x, IBUG68.edge_index, mask=mask), evaluated)
+    assert torch.equal(torch.get_rng_state(), before)
+    assert "generator" not in a.state_dict()
+
+
+def test_blocks_dropout_with_a_generator_is_torch_dropout():
+    from fer_graph.models._blocks import dropout
+
+    x = torch.randn(50, 64, requires_grad=True)
+    torch.manual_seed(4)
+    twin = torch.Generator()
+    twin.set_state(torch.get_rng_state())
+    ours = dropout(x, 0.3, True, twin)
+    ref = torch.nn.functional.dropout(x, 0.3, True)
+    assert torch.equal(ours, ref)
+    g = torch.randn(50, 64)
+    assert torch.equal(torch.autograd.grad((ours * g).sum(), x)[0], torch.autograd.grad((ref * g).sum(), x)[0])
+    gen = torch.Generator().manual_seed(0)
+    assert dropout(x, 0.3, False, gen) is x and dropout(x, 0.0, True, gen) is x
+    assert bool((dropout(x, 1.0, True, gen) == 0).all())
+    with pytest.raises(ValueError, match="p=1.5"):
+        dropout(x, 1.5, True, gen)

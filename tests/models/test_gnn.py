@@ -6,14 +6,15 @@ import torch
 from fer_graph.graphs.augment import mirror
 from fer_graph.graphs.batching import FixedTopologyBatcher
 from fer_graph.graphs.topology import IBUG68, LEFT_EYE_68, RIGHT_EYE_68
-from fer_graph.models import GraphClassifier, get_model, list_models
+from fer_graph.models import GraphClassifier, get_model, get_model_entry, list_models
+from fer_graph.models.gnn import DenseGraphClassifier
 
 
 def test_registry_lists_every_arch():
     names = list_models()
     for arch in ("gcn", "gat", "mlp", "logreg", "svm", "pca-svm", "blendshape-svm", "blendshape-gb"):
         assert arch in names
-    assert list_models("gnn") == ["gcn", "gat"]
+    assert [n for n in names if get_model_entry(n).kind == "gnn"] == ["gcn", "gat"]
     with pytest.raises(ValueError, match="unknown model 'nope'"):
         get_model("nope")
 
@@ -34,10 +35,26 @@ def test_forward_shapes_and_batch_independence(arch, readout):
 
 
 def test_errors_name_the_class():
-    with pytest.raises(ValueError, match="GraphClassifier: conv='x'"):
+    with pytest.raises(ValueError, match="^GraphClassifier: conv='x'"):
         GraphClassifier(2, 3, conv="x")
+    with pytest.raises(ValueError, match="^DenseGraphClassifier: norm='x'"):
+        DenseGraphClassifier(2, 3, norm="x")
     with pytest.raises(ValueError, match="num_nodes"):
         GraphClassifier(2, 3, node_embedding=4)
+    with pytest.raises(ValueError, match="backend='gpu'"):
+        get_model("gat", in_channels=2, num_classes=3, backend="gpu")
+
+
+@pytest.mark.parametrize("arch", ["gcn", "gat"])
+def test_builders_pick_the_class_by_backend(arch):
+    kw = dict(in_channels=3, num_classes=4, hidden_channels=8, num_layers=1, heads=2)
+    pyg, dense = get_model(arch, **kw), get_model(arch, backend="fast", **kw)
+    assert type(pyg) is GraphClassifier and pyg.backend == "pyg"
+    assert type(get_model(arch, backend="pyg", **kw)) is GraphClassifier
+    assert type(dense) is DenseGraphClassifier and dense.backend == "fast"
+    assert list(pyg.state_dict()) == list(dense.state_dict())  # weights move between the two
+    assert pyg.generator is None and "generator" not in dict(dense.named_buffers())
+    assert repr(dense) == f"DenseGraphClassifier({arch}, in=3, hidden=8, layers=1, classes=4, backend='fast')"
 
 
 def test_mirror_augmentation_is_an_involution_and_swaps_eyes():
@@ -77,9 +94,9 @@ def test_masked_landmarks_are_zero_in_standardized_space(backend):
     from fer_graph.graphs.topology import IBUG68
 
     torch.manual_seed(0)
-    model = GraphClassifier(4, 3, conv="gat", hidden_channels=16, num_layers=2, heads=2, num_nodes=68,
-                            node_embedding=4, readout="flatten", standardize="node", visibility=True,
-                            backend=backend).eval()
+    cls = DenseGraphClassifier if backend == "fast" else GraphClassifier
+    model = cls(4, 3, conv="gat", hidden_channels=16, num_layers=2, heads=2, num_nodes=68, node_embedding=4,
+                readout="flatten", standardize="node", visibility=True).eval()
     train = torch.randn(50, 68, 4) * 0.05 + torch.randn(68, 4)
     model.set_standardization(train)
     x = train[:3].clone()
