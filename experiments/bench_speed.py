@@ -8,10 +8,10 @@ One run times three ways of feeding the same model (the same weights) on the sam
 - ``pyg``: PyG backend fed by ``Batch.from_data_list`` of per-graph ``Data`` objects, as a PyG
   ``DataLoader`` does (the ``Data`` list is built once, outside the timing);
 - ``batcher``: PyG backend fed by :class:`fer_graph.graphs.batching.FixedTopologyBatcher` (the trainer's
-  path before the fast backend);
-- ``fast``: ``GraphClassifier(backend="fast")`` on dense ``x[idx]`` batches.
+  ``--backend pyg`` path);
+- ``fast``: :class:`~fer_graph.models.gnn.DenseGraphClassifier` on dense ``x[idx]`` batches.
 
-Model: ``GraphClassifier`` with the ``TrainConfig`` defaults (3 conv blocks of width 64, GAT 4 heads x 16
+Model: ``GraphClassifier`` / ``DenseGraphClassifier`` with the ``TrainConfig`` defaults (3 conv blocks of width 64, GAT 4 heads x 16
 channels concatenated, LayerNorm, ELU, dropout 0.2, residual, 16-d node embedding, flatten readout, MLP
 head), for GAT and GCN; node features F=6 on 468-node MediaPipe tessellation graphs, F=4 on 68-node
 iBUG graphs; random features, 7 classes.
@@ -25,10 +25,10 @@ paths alike):
   ``fast`` (as ``fit_gnn`` with ``backend="fast"``); the step times of both optimizers on this model are
   reported too, to separate that gain from the graph code's;
 - inference graphs/s: batch 256, eval mode, no grad (batch assembly + forward); the fast model splits such
-  batches into chunks of at most ``GraphClassifier.infer_chunk_nodes`` nodes (4 x 64 graphs of 468 nodes;
-  68-node batches stay whole). It is also timed in one pass (``infer_chunk_nodes = 0``), in the same rounds:
-  ``infer_graphs_per_s_one_pass``,
-  ``infer_speedup_vs_one_pass`` = fast / that, ``infer_chunks``;
+  batches into chunks of at most ``DenseGraphClassifier.infer_chunk_nodes`` nodes (4 x 64 graphs of 468
+  nodes; 68-node batches stay whole). It is also timed in one pass (the model's ``infer_chunk_nodes = 0``), in
+  the same rounds: ``infer_graphs_per_s_one_pass``, ``infer_speedup_vs_one_pass`` = fast / that,
+  ``infer_chunks`` (``DenseGraphClassifier.inference_chunks``);
 - latency: one graph (batch 1), eval mode, no grad, median ms;
 - peak memory: high-water mark of live tensor bytes allocated during one train step / one inference
   batch, from the torch profiler's memory events (caches warmed first; parameters and data excluded);
@@ -42,8 +42,8 @@ paths alike):
   profiler) over their own CPU time in one training step, next to a float32 256x256 matmul on the same
   threads.
 
-``OMP_WAIT_POLICY=PASSIVE`` is set unless already set (FINDINGS: busy-waiting OpenMP threads make small
-steps 28-55x slower when the machine has other load). ``--tuned-malloc`` calls glibc ``mallopt`` so large
+``OMP_WAIT_POLICY=PASSIVE`` is set unless already set (busy-waiting OpenMP threads slow small steps down
+badly when the machine has other load; docs/speed.md). ``--tuned-malloc`` calls glibc ``mallopt`` so large
 tensors come from a heap that is never trimmed (mmap threshold 1 GiB, trim threshold 2 GiB): with glibc's
 defaults every large tensor is a fresh ``mmap`` whose pages fault in, which costs the PyG paths much
 system time. ``--quick`` runs fewer rounds (under a minute).
@@ -71,7 +71,7 @@ from torch_geometric.nn import GATConv, GCNConv  # noqa: E402
 
 from fer_graph.graphs.batching import FixedTopologyBatcher  # noqa: E402
 from fer_graph.graphs.topology import IBUG68, MEDIAPIPE468, Topology  # noqa: E402
-from fer_graph.models import GraphClassifier  # noqa: E402
+from fer_graph.models.gnn import DenseGraphClassifier, GraphClassifier  # noqa: E402
 from fer_graph.models.fast import FastGATConv, FastGCNConv  # noqa: E402
 from fer_graph.training import TrainConfig  # noqa: E402
 
@@ -100,7 +100,8 @@ class Setup:
         ref = GraphClassifier(in_channels, NUM_CLASSES, **self.kwargs)
         self.models = {}
         for path in PATHS:
-            m = GraphClassifier(in_channels, NUM_CLASSES, backend="fast" if path == "fast" else "pyg", **self.kwargs)
+            cls = DenseGraphClassifier if path == "fast" else GraphClassifier
+            m = cls(in_channels, NUM_CLASSES, **self.kwargs)
             m.load_state_dict(ref.state_dict())
             self.models[path] = m
         # the optimizer each path's training uses: a PyG user and fit_gnn's PyG path take the default AdamW,
@@ -141,7 +142,7 @@ class Setup:
 
 
 class _Skip(torch.nn.Module):
-    def forward(self, h: torch.Tensor, *args) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, *args, **kwargs) -> torch.Tensor:
         return h
 
 
@@ -269,10 +270,7 @@ def bench(setup: Setup, rounds: int, train_steps: int, infer_batches: int, laten
             "peak_mb_infer": peak_tensor_mb(lambda: setup.infer(path, INFER_BATCH)),
         })
     rows[-1]["infer_graphs_per_s_one_pass"] = INFER_BATCH / statistics.median(one_pass)
-    with torch.no_grad():
-        fast.eval()
-        chunks = fast._inference_chunks(INFER_BATCH, setup.topology.num_nodes)
-    rows[-1]["infer_chunks"] = 1 if chunks is None else len(chunks)
+    rows[-1]["infer_chunks"] = len(fast.inference_chunks(INFER_BATCH))
     rows[-1]["proj_gflops_train"] = projection_gflops(lambda: setup.train_step("fast"))
     rows[-1]["adamw_ms"] = adamw_ms(setup.models["fast"])
     return rows
