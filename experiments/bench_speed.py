@@ -11,9 +11,9 @@ One run times three ways of feeding the same model (the same weights) on the sam
   ``--backend pyg`` path);
 - ``fast``: :class:`~fer_graph.models.gnn.DenseGraphClassifier` on dense ``x[idx]`` batches.
 
-Model: ``GraphClassifier`` / ``DenseGraphClassifier`` with the ``TrainConfig`` defaults (3 conv blocks of width 64, GAT 4 heads x 16
-channels concatenated, LayerNorm, ELU, dropout 0.2, residual, 16-d node embedding, flatten readout, MLP
-head), for GAT and GCN; node features F=6 on 468-node MediaPipe tessellation graphs, F=4 on 68-node
+Model: ``GraphClassifier`` / ``DenseGraphClassifier`` with the ``TrainConfig`` defaults (3 conv blocks of
+width 64, GAT 4 heads x 16 channels concatenated, LayerNorm, ELU, dropout 0.2, residual, 16-d node
+embedding, flatten readout, MLP head), for GAT and GCN; node features F=6 on 468-node MediaPipe tessellation graphs, F=4 on 68-node
 iBUG graphs; random features, 7 classes.
 
 Measured (paths interleaved round by round, medians over rounds, so load from other processes hits all
