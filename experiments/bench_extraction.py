@@ -59,17 +59,15 @@ def subset_folder(root: Path, limit: int | None, tmp: Path) -> Path:
 
 
 def full_path(root: Path, workers: int, model: Path, pin: bool) -> dict:
-    ms._PIN_WORKERS = pin
     marks = []
     with tempfile.TemporaryDirectory() as cache:
         start = time.perf_counter()
-        ls = ms.extract_image_folder(root, cache_dir=cache, model=model, workers=workers,
+        ls = ms.extract_image_folder(root, cache_dir=cache, model=model, workers=workers, pin_workers=pin,
                                      on_progress=lambda done, total: marks.append((time.perf_counter(), done)))
         seconds = time.perf_counter() - start
         start = time.perf_counter()
-        ms.extract_image_folder(root, cache_dir=cache, model=model, workers=workers)
+        ms.extract_image_folder(root, cache_dir=cache, model=model, workers=workers, pin_workers=pin)
         cached = time.perf_counter() - start
-    ms._PIN_WORKERS = True
     items = ms.scan_image_folder(root)
     first = next((t for t, done in marks if done > 0), start) - (marks[0][0] if marks else start)
     return {

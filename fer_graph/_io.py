@@ -11,11 +11,26 @@ from pathlib import Path
 from typing import Any
 
 
+def _umask() -> int:
+    """The process's file-creation mask (read from /proc where possible, else set and restored at once)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it onto ``path`` (``os.replace``).
 
-    The temporary file lives in the same directory, so the rename is atomic on POSIX file systems.
+    The temporary file lives in the same directory, so the rename is atomic on POSIX file systems; it gets
+    the permissions a plain ``open`` would give (``0o666`` under the user's umask), not ``mkstemp``'s 0600.
     On any exception the temporary file is removed and ``path`` is left untouched.
     """
     path = Path(path)
@@ -25,6 +40,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.exists():
+            os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)

@@ -93,7 +93,6 @@ _SUBJECT_RE = re.compile(r"^(S\d+)_(\d+)_")  # CK+ file stems: S010_004_00000017
 _CHUNK_SIZE = 256  # images per cache file
 _TASK_SIZE = 32  # images per process-pool task (progress granularity, load balance)
 _CACHE_FORMAT = 1  # bump when the chunk file content changes
-_PIN_WORKERS = True  # one CPU per worker (see _mediapipe_worker.init_worker); the benchmark toggles it
 
 
 # ----------------------------------------------------------------------------------------------- model
@@ -544,12 +543,13 @@ def _run_in_process(chunks: list[_Chunk], items: Sequence[ImageItem], model_path
 
 
 def _run_in_pool(chunks: list[_Chunk], items: Sequence[ImageItem], model_path: Path,
-                 options: DetectionOptions, progress: Callable[[int], None], workers: int) -> None:
+                 options: DetectionOptions, progress: Callable[[int], None], workers: int,
+                 pin_workers: bool = True) -> None:
     # "spawn": forking a process that has imported torch or mediapipe (threads, native state) is unsafe
     ctx = multiprocessing.get_context("spawn")
     # one CPU per worker when there are enough (see _mediapipe_worker.init_worker for the measurements)
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    pin = (cpus, ctx.Value("i", 0)) if _PIN_WORKERS and 1 < workers <= len(cpus) else (None, None)
+    pin = (cpus, ctx.Value("i", 0)) if pin_workers and 1 < workers <= len(cpus) else (None, None)
     executor = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker.init_worker,
                                    initargs=(str(model_path), options, *pin))
     try:
@@ -583,6 +583,7 @@ def extract_image_folder(
     workers: int | None = None,
     options: DetectionOptions = DetectionOptions(),
     on_progress: Callable[[int, int], None] | None = None,
+    pin_workers: bool = True,
 ) -> LandmarkSet:
     """Detect one face per image of a labelled folder tree with the MediaPipe Face Landmarker.
 
@@ -602,6 +603,8 @@ def extract_image_folder(
         options: preprocessing and cascade settings (part of the cache key).
         on_progress: called as ``on_progress(done, total)`` with image counts, once after the cache is
             read and then as images complete (every image in-process, every 32 images with workers).
+        pin_workers: pin each worker to one CPU when there are enough (see
+            :func:`fer_graph.landmarks._mediapipe_worker.init_worker`); off to measure the difference.
 
     Returns:
         a :class:`LandmarkSet` with ``source="mediapipe"``, ``units="image-normalized"`` and, for the N
@@ -645,7 +648,7 @@ def extract_image_folder(
         if workers <= 1 or n_tasks == 1:
             _run_in_process(todo, items, model_path, options, progress)
         else:
-            _run_in_pool(todo, items, model_path, options, progress, min(workers, n_tasks))
+            _run_in_pool(todo, items, model_path, options, progress, min(workers, n_tasks), pin_workers)
     return _assemble(items, chunks)
 
 

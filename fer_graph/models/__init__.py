@@ -10,7 +10,7 @@ from .registry import BUILTIN_MODELS, ModelEntry, get_model, get_model_entry, li
 
 _LAZY = {
     "FastGATConv": "fast", "FastGATv2Conv": "fast", "FastGCNConv": "fast",
-    "GraphClassifier": "gnn", "gcn": "gnn", "gat": "gnn",
+    "GraphClassifier": "gnn", "DenseGraphClassifier": "gnn", "gcn": "gnn", "gat": "gnn",
     "ModelInputs": "estimator", "FaceClassifier": "estimator", "ModelLoadError": "estimator",
     "make_classifier": "estimator", "load_classifier": "estimator",
     "GNNClassifier": "gnn_estimator", "SklearnClassifier": "sklearn_estimator", "flat_features": "sklearn_estimator",

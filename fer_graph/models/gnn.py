@@ -251,7 +251,8 @@ def _build(backend: str, in_channels: int, num_classes: int, **kwargs) -> GraphC
     return cls(in_channels, num_classes, **kwargs)
 
 
-@register_model("gcn", kind="gnn", description="GCN (PyG GCNConv) stack, residual, mean+max readout")
+@register_model("gcn", kind="gnn",
+                description="GCN stack (GCNConv), residual LayerNorm blocks, landmark-indexed flatten readout")
 def gcn(in_channels: int, num_classes: int, *, backend: str = "pyg",
         **kwargs) -> GraphClassifier | DenseGraphClassifier:
     """GCN classifier (``conv="gcn"``; ``heads`` is ignored): :class:`GraphClassifier` with ``backend="pyg"``,
@@ -264,7 +265,8 @@ def gcn(in_channels: int, num_classes: int, *, backend: str = "pyg",
     return _build(backend, in_channels, num_classes, conv="gcn", **kwargs)
 
 
-@register_model("gat", kind="gnn", description="GAT (PyG GATConv) stack, residual, mean+max readout")
+@register_model("gat", kind="gnn",
+                description="GAT stack (GATConv, 4 heads), residual LayerNorm blocks, landmark-indexed flatten readout")
 def gat(in_channels: int, num_classes: int, *, v2: bool = False, backend: str = "pyg",
         **kwargs) -> GraphClassifier | DenseGraphClassifier:
     """GAT classifier (``conv="gat"``, ``GATv2Conv`` with ``v2=True``): :class:`GraphClassifier` with

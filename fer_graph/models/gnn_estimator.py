@@ -107,7 +107,8 @@ class GNNClassifier(FaceClassifier):
 
 
 def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, meta: dict[str, Any]) -> None:
-    """Write ``{"state_dict", "meta"}`` atomically (plain tensors and builtins: ``weights_only`` loading).
+    """Write ``{"state_dict", "meta"}`` atomically (plain tensors and builtins: ``weights_only`` loading);
+    identical inputs give identical bytes.
 
     Raises:
         ValueError: ``meta`` lacks one of arch, model_kwargs, classes, topology, features, node_dims.
@@ -116,8 +117,10 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, meta: dict[
         if key not in meta:
             raise ValueError(f"checkpoint meta lacks {key!r}")
     payload = {"state_dict": model.state_dict(), "meta": {**meta, "fer_graph_version": __version__}}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    # through a file object, torch names the archive "archive" instead of after the temporary file, so
+    # identical models give identical bytes
+    with atomic_path(path) as tmp, tmp.open("wb") as fh:
+        torch.save(payload, fh)
 
 
 def load_checkpoint(path: str | os.PathLike, *, backend: str | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:

@@ -81,8 +81,7 @@ def get_model_entry(name: str) -> ModelEntry:
     Raises:
         ValueError: unknown name; the message lists the registered ones.
     """
-    if name not in _REGISTRY:
-        _load_builtins()
+    _load_builtins()  # cached imports: cheap after the first call
     try:
         return _REGISTRY[name]
     except KeyError:
