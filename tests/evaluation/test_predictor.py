@@ -1,25 +1,158 @@
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from fer_graph.evaluation import RunNotFoundError, load_model
 from fer_graph.evaluation.cross import evaluate_run
+from fer_graph.graphs.dataset import head_pose
+from fer_graph.graphs.synthetic import LandmarkSetGraphs, make_face_landmarks
+from fer_graph.landmarks import mediapipe_source as ms
 from fer_graph.training import TrainConfig, train
 
-pytestmark = pytest.mark.mediapipe
+
+def _mesh_landmarks():
+    """The LandmarkSet behind ``synthetic_mesh_graphs`` (same arguments, same seed)."""
+    return make_face_landmarks(10, topology="mediapipe468", rng=1)
 
 
-@pytest.fixture(scope="module")
-def ck48_run(tmp_path_factory, ck48_graphs):
-    run = tmp_path_factory.mktemp("run")
+def _rows(path):
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_evaluate_on_the_training_dataset(mesh_run, synthetic_mesh_graphs, tmp_path):
+    ds = synthetic_mesh_graphs
+    m = evaluate_run(mesh_run, ds, tmp_path / "ev")
+    assert m["absent_from_training"] == [] and m["n_unscorable"] == 0 and m["n"] == 70
+    assert m["classes"] == ds.classes and sum(map(sum, m["confusion"])) == 70
+    rows = _rows(tmp_path / "ev" / "predictions.csv")
+    assert [r["sample_id"] for r in rows] == ds.sample_ids
+    assert m["accuracy"] == pytest.approx(np.mean([r["y_true"] == r["y_pred"] for r in rows]))
+    probs = load_model(mesh_run).predict_dataset(ds)  # the two-fold ensemble
+    assert [r["y_pred"] for r in rows] == [ds.classes[i] for i in probs.argmax(1)]
+    np.testing.assert_allclose([float(r["p_happiness"]) for r in rows], probs[:, 3], atol=1e-5)
+
+
+def test_predict_landmarks_matches_the_dataset_path(mesh_run, synthetic_mesh_graphs):
+    """Raw pixel landmarks, blendshapes and pose give the probabilities of the built graphs."""
+    model = load_model(mesh_run)
+    lms = _mesh_landmarks()
+    assert lms.sample_ids == synthetic_mesh_graphs.sample_ids
+    raw = model.predict_landmarks(lms.pixel_points(), blendshapes=lms.blendshapes,
+                                  head_pose=head_pose(lms.transforms))
+    np.testing.assert_allclose(raw, model.predict_dataset(synthetic_mesh_graphs), atol=1e-5)
+    one = model.predict_landmarks(lms.pixel_points()[0], blendshapes=lms.blendshapes[:1])  # a single face
+    np.testing.assert_allclose(one, raw[:1], atol=1e-5)
+
+
+def test_bad_runs(tmp_path, mesh_run):
+    with pytest.raises(RunNotFoundError, match="not a fer-graph run"):
+        load_model(tmp_path / "missing")
+    model = load_model(mesh_run)
+    with pytest.raises(ValueError, match="468"):
+        model.predict_landmarks(np.zeros((1, 68, 2)))
+    with pytest.raises(ValueError, match="blendshapes"):
+        model.predict_landmarks(_mesh_landmarks().pixel_points()[:1])
+
+
+def test_evaluate_on_a_dataset_with_a_class_the_run_never_saw(mesh_run, tmp_path):
+    lms = make_face_landmarks(2, topology="mediapipe468", classes=("contempt", "happiness", "sadness"), rng=7)
+    ds = LandmarkSetGraphs(tmp_path / "o", lms, name="other")
+    m = evaluate_run(mesh_run, ds, tmp_path / "ev")
+    assert m["absent_from_training"] == ["contempt"] and m["n_unscorable"] == 2 and m["n"] == 4
+    rows = _rows(tmp_path / "ev" / "predictions.csv")
+    assert len(rows) == 6 and sorted(r["y_true"] for r in rows) == ["contempt"] * 2 + ["happiness"] * 2 + ["sadness"] * 2
+    scored = [r for r in rows if r["y_true"] != "contempt"]
+    assert m["accuracy"] == pytest.approx(np.mean([r["y_true"] == r["y_pred"] for r in scored]))
+    assert all(r["y_pred"] != "contempt" for r in rows)  # the run cannot predict a class it never saw
+
+
+def test_one_fold_model_and_backends(mesh_run, synthetic_mesh_graphs):
+    ds = synthetic_mesh_graphs
+    both = load_model(mesh_run)
+    one = load_model(mesh_run, folds=[1])
+    assert len(both.models) == 2 and len(one.models) == 1
+    p_fast = one.predict_dataset(ds)
+    p_pyg = load_model(mesh_run, folds=[1], backend="pyg").predict_dataset(ds)
+    np.testing.assert_allclose(p_fast, p_pyg, atol=1e-5)
+    p_zero = load_model(mesh_run, folds=[0]).predict_dataset(ds)
+    np.testing.assert_allclose(both.predict_dataset(ds), (p_zero + p_fast) / 2, atol=1e-6)  # the ensemble mean
+    assert not np.allclose(p_fast, p_zero)
+    with pytest.raises(RunNotFoundError, match="folds"):
+        load_model(mesh_run, folds=[5])
+
+
+class _StandInDetector:
+    """Replaces the Face Landmarker: image ``k`` (its top-left pixel) has face ``k`` of ``FACES``; a
+    uniform image has no face."""
+
+    FACES = make_face_landmarks(1, topology="mediapipe478", rng=4)
+    created: list = []
+
+    def __init__(self, model=None, **kwargs):
+        self.created.append(model)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def detect(self, image):
+        if image.min() == image.max():
+            return "no_face"
+        k = int(image[0, 0])
+        f = self.FACES
+        return ms.FaceResult(f.points[k], f.blendshapes[k], f.transforms[k], 0)
+
+
+def test_predict_images_with_a_stand_in_detector(mesh_run, tmp_path, monkeypatch):
+    monkeypatch.setattr(ms, "FaceLandmarkDetector", _StandInDetector)
+    faces = _StandInDetector.FACES
+    paths = []
+    for k in (2, 0, 5):
+        pixels = np.full((192, 192), 100, np.uint8)
+        pixels[0, 0] = k
+        paths.append(tmp_path / f"face{k}.png")
+        Image.fromarray(pixels).save(paths[-1])
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((192, 192), 128, np.uint8)).save(blank)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG not an image")
+    model = load_model(mesh_run)
+    progress = []
+    probs, kept, skipped, raw = model.predict_images([paths[0], blank, paths[1], broken, paths[2]], model="m.task",
+                                                     on_progress=lambda i, n: progress.append((i, n)))
+    assert kept == [str(p) for p in paths] and _StandInDetector.created == ["m.task"]
+    assert [(s.path, s.reason) for s in skipped] == [(str(blank), "no_face"), (str(broken), "unreadable")]
+    assert progress == [(0, 5), (1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
+    idx = [2, 0, 5]
+    np.testing.assert_array_equal(np.stack(raw), faces.points[idx])
+    # the same faces given as pixel landmarks (x W, y H, z W), with their blendshapes and head pose
+    expected = model.predict_landmarks(faces.points[idx] * np.array([192, 192, 192], np.float32),
+                                       blendshapes=faces.blendshapes[idx], head_pose=head_pose(faces.transforms[idx]))
+    np.testing.assert_allclose(probs, expected, atol=1e-6)
+    none = model.predict_images([blank])
+    assert none[0].shape == (0, 7) and none[1] == [] and none[2][0].reason == "no_face"
+
+
+def test_predict_images_needs_a_mesh_run(ibug_runs):
+    _, runs = ibug_runs
+    with pytest.raises(ValueError, match="ibug68 landmarks"):
+        load_model(runs / "logreg").predict_images(["x.png"])
+
+
+# ------------------------------------------------------------------------------- real Face Landmarker
+@pytest.mark.mediapipe
+@pytest.mark.data
+def test_predict_one_ck48_image(ck48_graphs, ck48_subset, model_path, tmp_path):
+    run = tmp_path / "run"
     train(ck48_graphs, TrainConfig(arch="gcn", epochs=2, folds=2, hidden=8, layers=1), run)
-    return run
-
-
-def test_predict_one_ck48_image(ck48_run, ck48_subset, model_path, tmp_path):
-    model = load_model(ck48_run)
+    model = load_model(run)
     image = sorted((ck48_subset / "happy").glob("*.png"))[0]
     blank = tmp_path / "blank.png"
     Image.fromarray(np.full((48, 48), 128, np.uint8)).save(blank)
@@ -27,48 +160,5 @@ def test_predict_one_ck48_image(ck48_run, ck48_subset, model_path, tmp_path):
     assert probs.shape == (1, 3) and kept == [str(image)]
     np.testing.assert_allclose(probs.sum(1), 1, atol=1e-5)
     assert [(s.path, s.reason) for s in skipped] == [(str(blank), "no_face")]
-
-
-def test_evaluate_reports_classes_unknown_to_the_run(ck48_run, ck48_graphs, tmp_path):
-    from fer_graph.graphs.load import load_processed
-
-    m = evaluate_run(ck48_run, load_processed(ck48_graphs.processed_dir), tmp_path / "ev")
-    assert m["absent_from_training"] == [] and m["n"] == 18
-
-
-def test_bad_runs(tmp_path, ck48_run):
-    with pytest.raises(RunNotFoundError, match="not a fer-graph run"):
-        load_model(tmp_path / "missing")
-    model = load_model(ck48_run)
-    with pytest.raises(ValueError, match="468"):
-        model.predict_landmarks(np.zeros((1, 68, 2)))
-
-
-def test_evaluate_on_a_dataset_with_a_class_the_run_never_saw(ck48_run, ck48_subset, model_path, tmp_path):
-    import shutil
-
-    from fer_graph.graphs.image_dataset import ImageFolderGraphs
-
-    root = tmp_path / "other"
-    shutil.copytree(ck48_subset, root)
-    (root / "fear").mkdir()
-    from tests.conftest import CK48
-
-    for f in sorted((CK48 / "fear").glob("*.png"))[:2]:
-        shutil.copy(f, root / "fear" / f.name)
-    ds = ImageFolderGraphs(tmp_path / "o", root, model=model_path, workers=0)
-    m = evaluate_run(ck48_run, ds, tmp_path / "ev")
-    assert m["absent_from_training"] == ["fear"] and m["n_unscorable"] == 2 and m["n"] == 18
-    assert (tmp_path / "ev" / "predictions.csv").read_text().count("\n") == 21
-
-
-def test_one_fold_model_and_backends(ck48_run, ck48_graphs):
-    both = load_model(ck48_run)
-    one = load_model(ck48_run, folds=[1])
-    assert len(both.models) == 2 and len(one.models) == 1
-    p_fast = one.predict_dataset(ck48_graphs)
-    p_pyg = load_model(ck48_run, folds=[1], backend="pyg").predict_dataset(ck48_graphs)
-    np.testing.assert_allclose(p_fast, p_pyg, atol=1e-5)
-    assert not np.allclose(p_fast, both.predict_dataset(ck48_graphs))  # the ensemble averages two models
-    with pytest.raises(RunNotFoundError, match="folds"):
-        load_model(ck48_run, folds=[5])
+    sample = ck48_graphs.sample_ids.index(f"happy/{image.name}")
+    np.testing.assert_allclose(probs[0], model.predict_dataset(ck48_graphs)[sample], atol=1e-4)
