@@ -62,6 +62,8 @@ def print_predictions(console: Console, result: dict[str, Any]) -> None:
         console.print(f"skipped {s['path']}: {s['reason']}")
     if result.get("csv"):
         console.print(f"predictions: {result['csv']}")
+    elif len(result["predictions"]) > 50:
+        console.print(f"{len(result['predictions'])} predictions; --out FILE.csv saves them all")
 
 
 def _fmt(v: float | None) -> str:

@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..config import (DEFAULT_EXTENTS, DEFAULT_NOISE, STUDY_MASK_AUGMENT, STUDY_MODEL_NAMES, Backend, Balance,
                       LabelScheme, Standardize, TrainConfig)
@@ -25,7 +26,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Facial expression recognition from face-landmark graphs.")
 console = Console()
 _D = TrainConfig  # defaults of the training options
-_ERRORS = (FerGraphError, ValueError, FileNotFoundError)
+_ERRORS = (FerGraphError, ValueError, OSError)
 
 
 class Source(str, Enum):
@@ -34,17 +35,25 @@ class Source(str, Enum):
     csv = "csv"
 
 
+#: options of the current invocation, set by the root callback every time the command line runs
+_INVOCATION = {"debug": False}
+
+
 @app.callback()
-def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show MediaPipe's C++ log lines")] = False
-          ) -> None:
+def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show MediaPipe's C++ log lines")] = False,
+          debug: Annotated[bool, typer.Option("--debug", help="show the traceback of an error")] = False) -> None:
     """fer-graph: landmarks -> graphs -> GNNs."""
     from ..runtime import configure
 
     configure(verbose=verbose)
+    _INVOCATION["debug"] = debug
 
 
 def _fail(exc: Exception) -> None:
-    console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False, markup=True)
+    """One line naming the cause (and the file), exit code 1; the traceback only with ``--debug``."""
+    if _INVOCATION["debug"]:
+        raise exc
+    console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
     raise typer.Exit(code=1)
 
 
@@ -110,6 +119,7 @@ def train_cmd(
     standardize: Annotated[Standardize, typer.Option("--standardize", help="node: deviations from the training mean face, per landmark; channel: one mean/std per coordinate channel")] = Standardize(_D.standardize),
     backend: Annotated[Backend, typer.Option("--backend", help="GNN layers: fast (dense fixed-topology) or pyg")] = Backend(_D.backend),
     refit: Annotated[bool, typer.Option("--refit", help="GNNs: retrain on all training subjects at the epoch early stopping chose")] = False,
+    force: Annotated[bool, typer.Option("--force", help="replace an existing run directory whole (kept until the new run is complete)")] = False,
     mask_augment: Annotated[float, typer.Option("--mask-augment", min=0.0, max=1.0, help="GNNs: probability of occluding a training graph (random region, BFS patch or node dropout; removal or masking); adds a visibility input")] = _D.mask_augment,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="folds fitted at once in worker processes, each with an even share of the torch threads (same results)")] = 1,
 ) -> None:
@@ -126,7 +136,8 @@ def train_cmd(
                           mask_augment=mask_augment, readout=readout)
         ds = load_processed(data)
         with train_progress(console, arch, epochs) as (on_fold, on_epoch):
-            metrics = train(ds, cfg, out, on_fold=on_fold, on_epoch=on_epoch, refit=refit, workers=workers)
+            metrics = train(ds, cfg, out, on_fold=on_fold, on_epoch=on_epoch, refit=refit, workers=workers,
+                            force=force)
     except _ERRORS as exc:
         _fail(exc)
     print_metrics(console, metrics)
@@ -161,7 +172,7 @@ def predict_cmd(
     plot: Annotated[Optional[Path], typer.Option("--plot", help="PNG drawing the mesh and prediction (first image)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
     model: Annotated[Optional[Path], typer.Option("--model", help="Face Landmarker .task file")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="CSV of predictions (folders, CSVs)")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="CSV of every prediction (without it, the table shows the first 50)")] = None,
 ) -> None:
     """Image(s) -> Face Landmarker -> graph -> class probabilities (or landmark CSV rows -> probabilities)."""
     from ..evaluation.predict_io import predict_path
@@ -174,8 +185,11 @@ def predict_cmd(
         _fail(exc)
     if as_json:
         print(json.dumps(result, indent=2))
-        return
-    print_predictions(console, result)
+    else:
+        print_predictions(console, result)
+    if not result["predictions"]:
+        reasons = ", ".join(sorted({s["reason"] for s in result["skipped"]})) or "no inputs found"
+        _fail(ValueError(f"{inputs}: nothing was predicted ({reasons})"))
 
 
 @app.command("occlusion-sweep")

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .._io import atomic_path
-from .predictor import ExpressionModel
+from .predictor import ExpressionModel, load_fold_models  # noqa: F401  (documented errors)
 
 __all__ = ["predict_path", "plot_prediction"]
 
@@ -22,10 +22,23 @@ def predict_path(inputs: str | os.PathLike, run: str | os.PathLike, *, model: st
                  on_progress=None) -> dict[str, Any]:
     """Predict an image, every image below a folder (sorted), or every row of a landmark CSV.
 
+    Args:
+        inputs: an image, a folder of images, or a landmark CSV; run: any ``fer-graph train`` run.
+        model: Face Landmarker ``.task`` file; plot: PNG of the first image's mesh and prediction;
+        out: CSV of every prediction (written only when given).
+
     Returns:
-        ``{"predictions": [{"input", "label", "probabilities": {class: p}}], "skipped": [...], "csv"}``.
+        ``{"predictions": [{"input", "label", "probabilities": {class: p}}], "skipped": [...], "classes"}``
+        plus ``"csv"`` / ``"plot"`` when written.
+
+    Raises:
+        ValueError: ``out`` or ``plot`` is an existing folder.
+        RunNotFoundError, IncompleteRunError, ModelLoadError: see :func:`load_fold_models`.
     """
     inputs = Path(inputs)
+    for name, target in (("--out", out), ("--plot", plot)):
+        if target is not None and Path(target).is_dir():
+            raise ValueError(f"{target}: is a folder; {name} takes a file path")
     em = ExpressionModel(run)
     if inputs.suffix.lower() == ".csv":
         from ..landmarks.csv_source import read_landmark_csv
@@ -41,8 +54,8 @@ def predict_path(inputs: str | os.PathLike, run: str | os.PathLike, *, model: st
     rows = [{"input": n, "label": em.classes[int(p.argmax())],
              "probabilities": {c: float(v) for c, v in zip(em.classes, p)}} for n, p in zip(names, probs)]
     result: dict[str, Any] = {"predictions": rows, "skipped": skipped, "classes": em.classes}
-    if out is not None or (len(rows) > 1):
-        target = Path(out) if out is not None else Path("predictions.csv")
+    if out is not None:
+        target = Path(out)
         with atomic_path(target) as tmp, tmp.open("w", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(["input", "label", *[f"p_{c}" for c in em.classes]])

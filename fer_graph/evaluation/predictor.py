@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._io import read_json
 from ..exceptions import FerGraphError
 from ..graphs.features import FeatureSpec
 from ..graphs.normalize import normalize_for_topology
@@ -17,6 +18,7 @@ from ..graphs.topology import get_topology
 from ..landmarks._types import SkipRecord
 from ..models.estimator import CHECKPOINT_SUFFIXES, FaceClassifier, ModelInputs, load_classifier
 from ..training.checkpoint import check_compatible
+from ..training.rundir import IncompleteRunError, verify_run
 
 __all__ = ["ExpressionModel", "load_model", "load_fold_models", "RunNotFoundError"]
 
@@ -41,14 +43,22 @@ def load_fold_models(run: str | os.PathLike, *, folds: Sequence[int] | None = No
 
     Raises:
         RunNotFoundError: no such run, no fold model in it, or a requested fold missing.
+        IncompleteRunError: no manifest (an interrupted run), files missing or changed, or fold models
+            other than the folds the run lists; only the files the manifest lists are ever loaded.
         ModelLoadError: a model file that cannot be loaded safely.
     """
     run = Path(run)
     if not (run / "config.json").is_file():
         raise RunNotFoundError(f"{run}: not a fer-graph run directory (no config.json)")
-    files = sorted(p for p in (run / "checkpoints").glob("fold_*") if p.suffix in CHECKPOINT_SUFFIXES)
+    manifest = verify_run(run)
+    files = sorted(run / f for f in manifest["files"]
+                   if f.startswith("checkpoints/fold_") and Path(f).suffix in CHECKPOINT_SUFFIXES)
     if not files:
         raise RunNotFoundError(f"{run}: no fold models (checkpoints/fold_*{{{','.join(CHECKPOINT_SUFFIXES)}}})")
+    expected = read_json(run / "config.json").get("fold_indices")
+    if expected is not None and sorted(expected) != sorted(_fold_of(f) for f in files):
+        raise IncompleteRunError(f"{run}: config.json lists folds {expected}, the run holds models of "
+                                 f"{[f.stem for f in files]}")
     if folds is not None:
         wanted = {int(k) for k in folds}
         chosen = [f for f in files if _fold_of(f) in wanted]

@@ -4,7 +4,7 @@ same subject-independent folds and swept over the same occlusions, written as on
 Layout of ``OUT``::
 
     OUT/<model>/                 one run directory per model (``fer-graph train`` layout), reused when
-                                 its metrics.json exists
+                                 it is complete (its manifest verifies), else trained again
     OUT/sweep/                   sweep.csv, summary.json, plots (+ sensitivity maps)
     OUT/occlusion.md             the tables: clean accuracy, regions, extent AUCs, every strategy
 """
@@ -75,6 +75,7 @@ def run_occlusion_study(data: str | os.PathLike, out_dir: str | os.PathLike, *,
     """
     from ..graphs.load import load_processed
     from ..training.run import train
+    from ..training.rundir import is_complete_run
 
     say = on_message or (lambda _msg: None)
     ds, out = load_processed(data), Path(out_dir)
@@ -83,11 +84,11 @@ def run_occlusion_study(data: str | os.PathLike, out_dir: str | os.PathLike, *,
     train_s = {}
     for name, cfg in configs.items():
         run = out / name
-        if (run / "metrics.json").is_file():
+        if is_complete_run(run):
             say(f"{name}: reusing {run}")
             continue
         t0 = time.perf_counter()
-        m = train(ds, cfg, run, refit=refit, workers=workers)
+        m = train(ds, cfg, run, refit=refit, workers=workers, force=True)  # an incomplete run is replaced
         train_s[name] = round(time.perf_counter() - t0, 1)
         say(f"{name}: accuracy {m['accuracy_mean']:.4f} ± {m['accuracy_std']:.4f} ({train_s[name]} s)")
     result = run_occlusion_sweep([out / n for n in configs], ds, out / "sweep", names=list(configs), seed=seed,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -139,7 +140,10 @@ def load_checkpoint(path: str | os.PathLike, *, backend: str | None = None) -> t
         raise FileNotFoundError(f"{path}: checkpoint not found")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad files
+    except pickle.UnpicklingError:  # weights_only refused an object: say so, without torch's bypass advice
+        raise ModelLoadError(f"{path}: refused: the file holds objects other than tensors and plain Python "
+                             "values, which fer-graph never loads") from None
+    except Exception as exc:  # RuntimeError, EOFError... for truncated or foreign files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(f"{path}: not a readable fer-graph checkpoint ({type(exc).__name__}: {first})") from None
     if not isinstance(payload, dict) or "state_dict" not in payload or "meta" not in payload:

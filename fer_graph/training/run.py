@@ -37,6 +37,7 @@ from ..labels import apply_label_scheme
 from ..models import get_model_entry
 from ..models.estimator import FaceClassifier, ModelInputs, make_classifier
 from .report import write_report
+from .rundir import staged_run
 from .splits import groups_of, holdout_split, inner_split, subject_kfold
 
 __all__ = ["train", "dataset_name", "TrainingData", "Fold", "FoldJob", "prepare_data", "make_folds", "fit_folds"]
@@ -190,7 +191,7 @@ def _checkpoint_meta(ds: FaceGraphDataset, data: TrainingData, config: TrainConf
 def train(ds: FaceGraphDataset, config: TrainConfig, out_dir: str | os.PathLike, *,
           on_fold: Callable[[int, int], None] | None = None,
           on_epoch: Callable[[int, Any], None] | None = None, refit: bool = False,
-          workers: int = 1) -> dict[str, Any]:
+          workers: int = 1, force: bool = False) -> dict[str, Any]:
     """Train and evaluate ``config.arch`` on ``ds`` under the dataset's protocol; write ``out_dir``.
 
     Protocols: datasets with ``train`` and a test split (FER-2013) are trained on ``train`` (inner
@@ -200,27 +201,37 @@ def train(ds: FaceGraphDataset, config: TrainConfig, out_dir: str | os.PathLike,
 
     Args:
         ds: a built graph dataset; config: hyper-parameters, label scheme, features, seed.
-        out_dir: the run directory (created).
+        out_dir: the run directory: written in a hidden sibling and renamed into place when complete
+            (:mod:`fer_graph.training.rundir`), with a ``manifest.json`` of every file's sha256.
         on_fold: ``(fold, n_folds)`` callback when a fold starts.
         on_epoch: ``(fold, EpochLog)`` callback after each GNN epoch.
         refit: GNNs: after early stopping picks an epoch count on the inner validation split, retrain
             from scratch on all training subjects for that many epochs.
         workers: fit this many folds at once in ``spawn`` worker processes (see :func:`fit_folds`).
+        force: replace an existing ``out_dir`` whole (it is left untouched until the new run is complete).
 
     Returns:
         The metrics dict written to ``metrics.json``.
 
     Raises:
         ValueError: see :func:`prepare_data`.
+        RunExistsError: ``out_dir`` exists and is not empty, without ``force``.
     """
+    with staged_run(out_dir, force=force) as work:
+        return _train_into(ds, config, work, on_fold=on_fold, on_epoch=on_epoch, refit=refit, workers=workers)
+
+
+def _train_into(ds: FaceGraphDataset, config: TrainConfig, out: Path, *, on_fold, on_epoch, refit: bool,
+                workers: int) -> dict[str, Any]:
+    """:func:`train`'s steps, writing into the folder ``out``."""
     start = time.perf_counter()
-    out = Path(out_dir)
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     data = prepare_data(ds, config)
     protocol, folds = make_folds(ds, data, config)
     meta = _checkpoint_meta(ds, data, config)
     write_json(out / "config.json", {"config": config.to_dict(), "refit": refit, "dataset": dataset_name(ds),
-                                     "dataset_dir": ds.processed_dir, "protocol": protocol, **meta})
+                                     "dataset_dir": ds.processed_dir, "protocol": protocol, **meta,
+                                     "fold_indices": [f.index for f in folds]})
     jobs = [FoldJob(config, data.classes, ds.topology, int(ds.meta["node_dims"]), refit, data.inputs, data.y, f)
             for f in folds]
     subjects = ds.tensor("subject").numpy()
