@@ -6,15 +6,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fer_graph.graphs.normalize import denormalize_landmarks, eye_centers, normalize_landmarks
+from fer_graph.graphs.synthetic import make_face_landmarks
 from fer_graph.graphs.topology import LEFT_EYE_68, RIGHT_EYE_68
-from fer_graph.landmarks import read_ck_lands
 
 EYES = {"right_eye": RIGHT_EYE_68, "left_eye": LEFT_EYE_68}
 
 
 @pytest.fixture(scope="module")
-def faces(ck_lands_root):
-    return read_ck_lands(ck_lands_root).points[:20].astype(np.float64)
+def faces():
+    """20 synthetic 68-point faces in pixels (4 subjects, random head roll and position)."""
+    return make_face_landmarks(4, rng=0).points[:20].astype(np.float64)
 
 
 def _rotate(p, theta):
@@ -39,7 +40,10 @@ def test_translation_scale_invariance_without_alignment(faces, dx, scale):
 
 
 def test_normalized_frame(faces):
+    r0, l0 = eye_centers(faces, RIGHT_EYE_68, LEFT_EYE_68)
+    assert np.abs(np.degrees(np.arctan2(*(l0 - r0)[:, ::-1].T))).max() > 0.5  # tilted eye lines to start with
     out, params = normalize_landmarks(faces, **EYES)
+    np.testing.assert_allclose(params.scale, np.linalg.norm(l0 - r0, axis=1), rtol=1e-5)  # IOD in pixels
     np.testing.assert_allclose(out.mean(axis=1), 0, atol=1e-5)
     r, l = eye_centers(out, RIGHT_EYE_68, LEFT_EYE_68)
     np.testing.assert_allclose(np.linalg.norm(l - r, axis=1), 1, atol=1e-5)

@@ -17,13 +17,15 @@ def _generic_csv(path, pts, labels, subjects, dims=2):
     return path
 
 
-def test_generic_2d_roundtrip_real_landmarks(tmp_path, ck_lands_subset):
-    real = read_ck_lands(ck_lands_subset)
-    p = _generic_csv(tmp_path / "lm.csv", real.points, real.labels, real.subjects)
+def test_generic_2d_roundtrip_ck_lands_landmarks(tmp_path, ck_lands_small):
+    ck = read_ck_lands(ck_lands_small)
+    p = _generic_csv(tmp_path / "lm.csv", ck.points, ck.labels, ck.subjects)
     lms = read_landmark_csv(p)
-    np.testing.assert_allclose(lms.points, real.points)
-    assert lms.labels == real.labels and lms.subjects == real.subjects
-    assert lms.sample_ids[0] == "s0" and lms.source == "csv" and lms.units == "pixels"
+    assert lms.points.shape == (24, 68, 2) and lms.points.dtype == np.float32
+    np.testing.assert_allclose(lms.points, ck.points, atol=5e-4)  # written with 3 decimals
+    assert lms.labels == ck.labels and lms.subjects == ck.subjects
+    assert lms.sample_ids == [f"s{k}" for k in range(24)] and lms.source == "csv" and lms.units == "pixels"
+    assert lms.onset is None and lms.splits is None and lms.skipped == []
 
 
 def test_generic_3d_and_label_codes(tmp_path):
