@@ -140,10 +140,10 @@ def test_unknown_region_or_topology_raise_value_error():
         get_region("nostril", T.MEDIAPIPE468)
 
 
-def test_frozen_mediapipe_regions_rederive_from_the_canonical_face(model_path):
-    from fer_graph.graphs._canonical_face import read_canonical_face
+def test_frozen_mediapipe_regions_rederive_from_the_canonical_face():
+    from fer_graph.graphs.synthetic import CANONICAL_FACE_468
 
-    face = read_canonical_face(model_path)
+    face = np.asarray(CANONICAL_FACE_468, dtype=np.float64)
     assert int(np.argmax(face[:, 2])) == R.NOSE_TIP_468  # the most anterior point
     derived = R.derive_regions_468(face)
     frozen = R._regions("mediapipe468")
@@ -152,22 +152,51 @@ def test_frozen_mediapipe_regions_rederive_from_the_canonical_face(model_path):
         assert nodes == frozen[name], name
 
 
+def _red(img: np.ndarray) -> np.ndarray:
+    """Pixels drawn in the region colour (red), not the grey mesh."""
+    return (img[..., 0] - img[..., 1] > 0.3) & (img[..., 0] - img[..., 2] > 0.3)
+
+
 def test_gallery_png_has_the_expected_size(tmp_path):
     import matplotlib.image as mpimg
 
     out = R.draw_region_gallery(tmp_path / "sub" / "g.png", ("ibug68",), dpi=40)
-    assert out.stat().st_size > 1000
+    assert out == tmp_path / "sub" / "g.png"
     img = mpimg.imread(out)
     assert img.shape[:2] == (round(2.0 * 40), round(1.6 * 13 * 40))
-    assert (img[..., 0] - img[..., 1] > 0.3).any()  # red region nodes drawn
+    red = _red(img)
+    # one panel per preset, 13 side by side: every panel has red nodes
+    width = img.shape[1] / 13
+    assert all(red[:, round(k * width):round((k + 1) * width)].any() for k in range(13))
 
 
-def test_gallery_mediapipe_rows(tmp_path, model_path):
+def test_gallery_mediapipe_rows(tmp_path, monkeypatch):
+    """MediaPipe rows draw the canonical face read from the model bundle (here the frozen copy)."""
     import matplotlib.image as mpimg
 
+    from fer_graph.graphs import _canonical_face
+    from fer_graph.graphs.synthetic import CANONICAL_FACE_468
+
+    read = []
+    monkeypatch.setattr(_canonical_face, "read_canonical_face",
+                        lambda path: read.append(path) or np.asarray(CANONICAL_FACE_468, dtype=np.float64))
+    bundle = tmp_path / "face_landmarker.task"
+    bundle.write_bytes(b"stand-in")
     out = R.draw_region_gallery(tmp_path / "g.png", ("ibug68", "mediapipe468", "mediapipe478"),
-                                model=model_path, dpi=20)
-    assert mpimg.imread(out).shape[:2] == (round(2.0 * 3 * 20), round(1.6 * 13 * 20))
+                                model=bundle, dpi=20)
+    img = mpimg.imread(out)
+    assert img.shape[:2] == (round(2.0 * 3 * 20), round(1.6 * 13 * 20))
+    assert read == [bundle, bundle]  # one read per MediaPipe row
+    rows = np.array_split(_red(img), 3, axis=0)
+    assert all(r.any() for r in rows)
+
+
+@pytest.mark.mediapipe
+def test_gallery_from_the_model_file(tmp_path, model_path):
+    import matplotlib.image as mpimg
+
+    out = R.draw_region_gallery(tmp_path / "g.png", ("mediapipe468",), model=model_path, dpi=20)
+    assert mpimg.imread(out).shape[:2] == (round(2.0 * 20), round(1.6 * 13 * 20))
 
 
 def test_gallery_without_model_says_where_it_looked(tmp_path):
