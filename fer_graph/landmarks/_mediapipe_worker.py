@@ -17,7 +17,8 @@ from multiprocessing.sharedctypes import Synchronized
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image, ImageOps
+
+from .images import ImageReadError, load_rgb
 
 if TYPE_CHECKING:
     from .mediapipe_source import DetectionOptions, FaceLandmarkDetector
@@ -31,19 +32,14 @@ _DETECTOR: FaceLandmarkDetector | None = None  # one per worker process, made by
 
 
 def load_image(path: str) -> np.ndarray:
-    """Decode an image file to uint8 pixels, applying its EXIF orientation.
+    """:func:`fer_graph.landmarks.images.load_rgb` keeping gray files gray (for painting on gray images).
 
     Shape:
-        returns: (H, W) uint8 for grayscale files (PIL modes ``L``, ``1``), else (H, W, 3) uint8 RGB.
+        returns: (H, W) uint8 for single-channel files, else (H, W, 3) uint8 RGB.
     Raises:
-        OSError, ValueError, ...: whatever Pillow raises for a missing, unidentified or truncated file.
+        FileNotFoundError, ImageReadError: see :func:`~fer_graph.landmarks.images.load_rgb`.
     """
-    with Image.open(path) as im:
-        im.load()  # decode now: a truncated file raises OSError here
-        im = ImageOps.exif_transpose(im)
-        if im.mode in ("L", "1"):
-            return np.asarray(im.convert("L"))
-        return np.asarray(im.convert("RGB"))
+    return load_rgb(path, keep_gray=True)
 
 
 def empty_batch(n: int) -> dict[str, Any]:
@@ -63,9 +59,11 @@ def extract_batch(detector: FaceLandmarkDetector, paths: Sequence[str],
                   on_image: Callable[[], None] | None = None) -> dict[str, Any]:
     """Decode and detect each image of ``paths``; one row per path, in order.
 
-    A row with ``reasons[i] == ""`` holds a detected face; otherwise the reason is ``"unreadable"``
-    (Pillow could not decode the file), ``"no_face"``, ``"several_faces"`` or ``"detect_error"``
-    (MediaPipe raised), with ``details[i]`` giving the exception text, and the arrays hold NaN / -1.
+    Images are decoded by :func:`fer_graph.landmarks.images.load_rgb`. A row with ``reasons[i] == ""``
+    holds a detected face; otherwise the reason is ``"unreadable"`` (Pillow could not decode the file),
+    ``"unsupported_mode"`` (pixels without a known scale, e.g. float outside [0, 1]), ``"no_face"``,
+    ``"several_faces"`` or ``"detect_error"`` (MediaPipe raised), with ``details[i]`` giving the cause,
+    and the arrays hold NaN / -1.
 
     Shape:
         returns: dict of ``reasons`` and ``details``, lists of n str, ``image_sizes`` (n, 2) int32 (W, H),
@@ -75,9 +73,11 @@ def extract_batch(detector: FaceLandmarkDetector, paths: Sequence[str],
     out = empty_batch(len(paths))
     for i, path in enumerate(paths):
         try:
-            image = load_image(path)
-        except Exception as exc:  # Pillow raises OSError, ValueError, SyntaxError, DecompressionBombError...
-            out["reasons"][i], out["details"][i] = "unreadable", f"{type(exc).__name__}: {exc}"[:200]
+            image = load_rgb(path)
+        except ImageReadError as exc:
+            out["reasons"][i], out["details"][i] = exc.reason, exc.detail[:300]
+        except OSError as exc:  # vanished or unreadable since the scan (permissions, I/O error)
+            out["reasons"][i], out["details"][i] = "unreadable", f"{type(exc).__name__}: {exc}"[:300]
         else:
             out["image_sizes"][i] = image.shape[1], image.shape[0]
             try:
