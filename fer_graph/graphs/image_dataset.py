@@ -14,7 +14,7 @@ from ..landmarks.mediapipe_source import (
     _sha256,
     extract_image_folder,
     resolve_model_path,
-    scan_image_folder,
+    scan_image_tree,
 )
 from .dataset import FaceGraphDataset
 
@@ -28,7 +28,7 @@ class ImageFolderGraphs(FaceGraphDataset):
         root: output folder (``OUT``); the extraction cache lives in ``OUT/landmarks`` so an interrupted
             build resumes without redoing finished images.
         raw_root: ``<root>/<split>/<label>/*`` or ``<root>/<label>/*`` image tree
-            (see :func:`fer_graph.landmarks.mediapipe_source.scan_image_folder`).
+            (see :func:`fer_graph.landmarks.mediapipe_source.scan_image_tree`).
         model: Face Landmarker ``.task`` file (resolution order in ``resolve_model_path``).
         workers: extraction processes (default: all cores).
         detection: preprocessing and confidence cascade; the default (gray 50% border, tiers 0.5 -> 0.1 ->
@@ -37,7 +37,8 @@ class ImageFolderGraphs(FaceGraphDataset):
         on_progress: ``(done, total)`` callback during extraction.
 
     Items carry ``blendshapes`` (1, 52), ``transform`` (1, 4, 4), ``head_pose`` (1, 3) and ``tier`` (1,).
-    ``meta["attempted_per_split"]`` counts every image tried, so detection rates are detected/attempted.
+    ``meta["attempted_per_split"]`` counts every image tried, so detection rates are detected/attempted;
+    symlinks that cannot be followed are not images tried, they are in ``meta["skipped"]`` only.
     """
 
     source = "mediapipe"
@@ -64,7 +65,7 @@ class ImageFolderGraphs(FaceGraphDataset):
         return str(self._raw_root)
 
     def read_landmarks(self) -> LandmarkSet:
-        items = scan_image_folder(self._raw_root)
+        items = scan_image_tree(self._raw_root).items
         cached: list[int] = []
 
         def progress(done: int, total: int) -> None:

@@ -15,6 +15,7 @@ Reference:
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -24,6 +25,7 @@ import os
 import re
 import time
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
@@ -51,10 +53,12 @@ __all__ = [
     "FaceLandmarkDetector",
     "FaceResult",
     "ImageItem",
+    "ImageScan",
     "detection_rates",
     "extract_image_folder",
     "resolve_model_path",
     "scan_image_folder",
+    "scan_image_tree",
 ]
 
 log = logging.getLogger(__name__)
@@ -92,7 +96,7 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", "
 _SUBJECT_RE = re.compile(r"^(S\d+)_(\d+)_")  # CK+ file stems: S010_004_00000017 -> S010, S010_004
 _CHUNK_SIZE = 256  # images per cache file
 _TASK_SIZE = 32  # images per process-pool task (progress granularity, load balance)
-_CACHE_FORMAT = 1  # bump when the chunk file content changes
+_CACHE_FORMAT = 2  # bump when the chunk file content changes (2: images decoded by images.load_rgb)
 
 
 # ----------------------------------------------------------------------------------------------- model
@@ -251,7 +255,7 @@ class FaceLandmarkDetector:
 
     Example:
         >>> with FaceLandmarkDetector("face_landmarker.task") as det:  # doctest: +SKIP
-        ...     face = det.detect(np.asarray(PIL.Image.open("S010_004_00000017.png")))
+        ...     face = det.detect(load_rgb("S010_004_00000017.png"))
         ...     face.landmarks.shape, face.tier
         ((478, 3), 0)
     """
@@ -393,16 +397,62 @@ class ImageItem:
     sequence: str | None = None
 
 
+@dataclass(frozen=True)
+class ImageScan:
+    """What :func:`scan_image_tree` found under a root.
+
+    Attributes:
+        items: the labelled images, sorted by path.
+        skipped: a :class:`SkipRecord` per symlink the scan could not follow: ``"broken_link"`` (its
+            target does not exist) or ``"link_loop"`` (it resolves to itself, or to a folder containing it).
+    """
+
+    items: list[ImageItem]
+    skipped: list[SkipRecord]
+
+
 def _visible(entries: Sequence[Path]) -> list[Path]:
     return sorted(p for p in entries if not p.name.startswith("."))
 
 
-def _images_in(folder: Path) -> list[Path]:
-    return [p for p in _visible(list(folder.iterdir())) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
+def _is_image(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
 
 
-def scan_image_folder(root: str | os.PathLike) -> list[ImageItem]:
-    """List the labelled images under ``root``, sorted by path.
+def _link_problem(path: Path) -> tuple[str, str] | None:
+    """``(reason, detail)`` for a symlink that cannot be followed, else ``None`` (also for non-links)."""
+    if not path.is_symlink():
+        return None
+    target = os.readlink(path)
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return "broken_link", f"symlink to {target}, which does not exist"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "link_loop", f"symlink to {target}: too many levels of symbolic links"
+        return "broken_link", f"symlink to {target}: {exc.strerror}"
+    real, parent = os.path.realpath(path), os.path.realpath(path.parent)
+    if os.path.isdir(real) and (parent == real or parent.startswith(real.rstrip(os.sep) + os.sep)):
+        return "link_loop", f"symlink to {target}, a folder that contains the link"
+    return None
+
+
+def _entries(folder: Path, skipped: list[SkipRecord]) -> list[Path]:
+    """Visible entries of ``folder``, sorted; links it cannot follow are appended to ``skipped`` instead
+    (those named like an image or a folder: an image extension or none)."""
+    out = []
+    for p in _visible(list(folder.iterdir())):
+        problem = _link_problem(p)
+        if problem is None:
+            out.append(p)
+        elif p.suffix == "" or p.suffix.lower() in IMAGE_EXTENSIONS:
+            skipped.append(SkipRecord(str(p), *problem))
+    return out
+
+
+def scan_image_tree(root: str | os.PathLike) -> ImageScan:
+    """List the labelled images under ``root`` and the symlinks met that cannot be followed.
 
     Two layouts are recognised from where the images are::
 
@@ -410,22 +460,27 @@ def scan_image_folder(root: str | os.PathLike) -> list[ImageItem]:
         <root>/<label>/<image>             ck48/anger/S010_004_00000017.png  (split = "ck48")
 
     Images must sit directly in label folders. Hidden entries, non-image files (``SOURCE.md``) and
-    folders without images are ignored. Extensions: :data:`IMAGE_EXTENSIONS`, any case.
+    folders without images are ignored. Extensions: :data:`IMAGE_EXTENSIONS`, any case. Symlinks are
+    followed; a dangling one, or one looping back to itself or a folder above it, is recorded in
+    ``skipped`` (``"broken_link"`` / ``"link_loop"``) and never followed.
 
     Raises:
-        DatasetLayoutError: ``root`` is not a folder, holds no images, has images directly in it, or mixes
-            label folders with split folders.
+        DatasetLayoutError: ``root`` is not a folder, has images directly in it, mixes label folders with
+            split folders, or holds neither images nor links it could not follow.
         UnknownLabelError: a label folder's name is not a known label; the message names the folder.
     """
     root = Path(root)
     if not root.is_dir():
         raise DatasetLayoutError(f"{root}: not a folder (expected <root>/<label>/* or <root>/<split>/<label>/*)")
-    if _images_in(root):
+    skipped: list[SkipRecord] = []
+    top = _entries(root, skipped)
+    if any(_is_image(p) for p in top):
         raise DatasetLayoutError(f"{root}: images directly in the root; expected <root>/<label>/<image> or "
                                  f"<root>/<split>/<label>/<image>")
-    images = {c: _images_in(c) for c in _visible(list(root.iterdir())) if c.is_dir()}  # each folder listed once
+    listed = {c: _entries(c, skipped) for c in top if c.is_dir()}  # each folder listed once
+    images = {c: [p for p in entries if _is_image(p)] for c, entries in listed.items()}
     label_dirs = [c for c, found in images.items() if found]
-    nested = {c: {g: _images_in(g) for g in _visible(list(c.iterdir())) if g.is_dir()}
+    nested = {c: {g: [p for p in _entries(g, skipped) if _is_image(p)] for g in listed[c] if g.is_dir()}
               for c, found in images.items() if not found}
     split_dirs = [c for c, sub in nested.items() if any(sub.values())]
     if label_dirs and split_dirs:
@@ -444,10 +499,28 @@ def scan_image_folder(root: str | os.PathLike) -> list[ImageItem]:
             items.append(ImageItem(path=path, sample_id=path.relative_to(root).as_posix(), split=split,
                                    label=label, subject=m.group(1) if m else None,
                                    sequence=f"{m.group(1)}_{m.group(2)}" if m else None))
-    if not items:
+    if not items and not skipped:
         raise DatasetLayoutError(f"{root}: no images found (extensions {sorted(IMAGE_EXTENSIONS)}); expected "
                                  f"<root>/<label>/<image> or <root>/<split>/<label>/<image>")
-    return items
+    return ImageScan(items, skipped)
+
+
+def scan_image_folder(root: str | os.PathLike) -> list[ImageItem]:
+    """The labelled images under ``root``, sorted by path (:func:`scan_image_tree` without the skips).
+
+    Raises:
+        DatasetLayoutError: as :func:`scan_image_tree`, and also when the only entries found are links
+            that cannot be followed (the message counts them by reason).
+        UnknownLabelError: a label folder's name is not a known label; the message names the folder.
+    """
+    scan = scan_image_tree(root)
+    if not scan.items:
+        counts = Counter(r.reason for r in scan.skipped)
+        raise DatasetLayoutError(
+            f"{root}: no images found, only symlinks that cannot be followed ("
+            + ", ".join(f"{reason}: {n}" for reason, n in counts.most_common())
+            + f"; e.g. {scan.skipped[0].path}: {scan.skipped[0].detail})")
+    return scan.items
 
 
 # ----------------------------------------------------------------------------------------------- cache
@@ -587,7 +660,7 @@ def extract_image_folder(
 ) -> LandmarkSet:
     """Detect one face per image of a labelled folder tree with the MediaPipe Face Landmarker.
 
-    Images are listed by :func:`scan_image_folder` and processed in chunks of 256 consecutive images of
+    Images are listed by :func:`scan_image_tree` and processed in chunks of 256 consecutive images of
     one folder. Each finished chunk is written atomically to
     ``cache_dir/mediapipe-<hash of options, model sha256, mediapipe version>/chunk-<hash of files>.npz``,
     so a re-run, or a run resumed after Ctrl-C or a kill, only processes missing chunks, and changed
@@ -611,12 +684,15 @@ def extract_image_folder(
         images with a face, in scan order: ``points`` (N, 478, 3) float32, ``blendshapes`` (N, 52)
         float32, ``transforms`` (N, 4, 4) float32, ``image_sizes`` (N, 2) int32 (W, H), ``tiers`` (N,)
         int8, ``splits``, ``labels``, ``subjects``, ``sequence_ids`` and ``sample_ids`` (relative paths).
-        ``skipped`` holds a :class:`SkipRecord` per other image, with reason ``"unreadable"`` (Pillow
-        failed; detail = the error), ``"no_face"``, ``"several_faces"`` or ``"detect_error"``
-        (MediaPipe raised). Use :func:`detection_rates` for the per-split detection rate.
+        ``skipped`` holds a :class:`SkipRecord` per symlink the scan could not follow (``"broken_link"``,
+        ``"link_loop"``), then per other image, with reason ``"unreadable"`` (Pillow failed; detail = the
+        error), ``"unsupported_mode"`` (see :func:`fer_graph.landmarks.images.load_rgb`), ``"no_face"``,
+        ``"several_faces"`` or ``"detect_error"`` (MediaPipe raised). Images are decoded by
+        :func:`~fer_graph.landmarks.images.load_rgb`. Use :func:`detection_rates` for detection rates.
+        A tree whose only entries are links that cannot be followed gives an empty set with those skips.
 
     Raises:
-        DatasetLayoutError, UnknownLabelError: see :func:`scan_image_folder`.
+        DatasetLayoutError, UnknownLabelError: see :func:`scan_image_tree`.
         ModelFileError: see :func:`resolve_model_path`.
         ValueError: ``workers`` < 0.
         concurrent.futures.process.BrokenProcessPool: a worker died (finished chunks stay cached).
@@ -625,7 +701,8 @@ def extract_image_folder(
         workers = os.cpu_count() or 1
     if workers < 0:
         raise ValueError(f"workers={workers}; expected an int >= 0 (0 or 1: in this process)")
-    items = scan_image_folder(root)
+    scan = scan_image_tree(root)
+    items = scan.items
     model_path = resolve_model_path(model)
     folder = _cache_folder(Path(cache_dir), options, model_path)
     chunks = _make_chunks(items, folder)
@@ -649,15 +726,16 @@ def extract_image_folder(
             _run_in_process(todo, items, model_path, options, progress)
         else:
             _run_in_pool(todo, items, model_path, options, progress, min(workers, n_tasks), pin_workers)
-    return _assemble(items, chunks)
+    return _assemble(items, chunks, scan.skipped)
 
 
-def _assemble(items: Sequence[ImageItem], chunks: Sequence[_Chunk]) -> LandmarkSet:
-    merged = _merge([c.result for c in chunks])
+def _assemble(items: Sequence[ImageItem], chunks: Sequence[_Chunk], link_skips: Sequence[SkipRecord]) -> LandmarkSet:
+    """The LandmarkSet of the detected faces; ``skipped`` = ``link_skips`` then the failed images in order."""
+    merged = _merge([c.result for c in chunks]) if chunks else _worker.empty_batch(0)
     keep = np.array([r == "" for r in merged["reasons"]], dtype=bool)
     kept = [items[i] for i in np.flatnonzero(keep)]
-    skipped = [SkipRecord(str(item.path), reason, detail)
-               for item, reason, detail in zip(items, merged["reasons"], merged["details"]) if reason]
+    skipped = [*link_skips, *(SkipRecord(str(item.path), reason, detail)
+                              for item, reason, detail in zip(items, merged["reasons"], merged["details"]) if reason)]
     return LandmarkSet(
         points=merged["points"][keep], labels=[it.label for it in kept], subjects=[it.subject for it in kept],
         sample_ids=[it.sample_id for it in kept], sequence_ids=[it.sequence for it in kept],
