@@ -1,7 +1,7 @@
 """Tests of fer_graph.landmarks.mediapipe_source (MediaPipe Face Landmarker over image folders).
 
-Never touch the network: the model comes from ``$FER_GRAPH_SHARED/models/face_landmarker.task``
-(default ``<repo>/../shared``), images from ``$FER_GRAPH_DATA/ck48`` (default ``<repo>/../shared/data``).
+Never touch the network: the model and CK+48 images are the ones of ``tests/conftest.py`` (``MODEL``,
+``CK48``). The cache and bookkeeping of extraction are tested with a stand-in detector, without either.
 """
 
 from __future__ import annotations
@@ -24,18 +24,18 @@ from fer_graph.landmarks.mediapipe_source import (
     FACE_LANDMARKER_URL,
     DetectionOptions,
     FaceLandmarkDetector,
+    FaceResult,
     detection_rates,
     extract_image_folder,
     resolve_model_path,
     scan_image_folder,
 )
 
-REPO = Path(__file__).resolve().parents[2]
-MODEL = Path(os.environ.get("FER_GRAPH_SHARED", REPO.parent / "shared")) / "models" / "face_landmarker.task"
-CK48 = Path(os.environ.get("FER_GRAPH_DATA", REPO.parent / "shared" / "data")) / "ck48"
+from tests.conftest import CK48, MODEL, have
 
-needs_model = pytest.mark.skipif(not MODEL.is_file(), reason=f"model file absent: {MODEL}")
-needs_ck48 = pytest.mark.skipif(not CK48.is_dir(), reason=f"CK+48 absent: {CK48}")
+needs_model = pytest.mark.skipif(not have(MODEL),
+                                 reason=f"model file absent: {MODEL or 'FER_GRAPH_FACE_LANDMARKER is empty'}")
+needs_ck48 = pytest.mark.skipif(not have(CK48), reason=f"CK+48 absent: {CK48}")
 
 
 def mediapipe_test(fn):
@@ -54,6 +54,61 @@ def _png(path: Path, value: int = 128, size: tuple[int, int] = (48, 48)) -> Path
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.full(size[::-1], value, np.uint8)).save(path)
     return path
+
+
+def _textured_png(path: Path, value: int, size: tuple[int, int] = (48, 40)) -> Path:
+    """A non-uniform gray image whose mean is ``value`` (the stand-in detector finds a face in it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.full(size[::-1], value, np.int16)
+    pixels[::2] += 10
+    pixels[1::2] -= 10
+    Image.fromarray(pixels.astype(np.uint8)).save(path)
+    return path
+
+
+class StandInDetector:
+    """Replaces the Face Landmarker in this process: no face in a uniform image, otherwise a face whose
+    coordinates and blendshapes all equal the image's mean / 255 and whose tier is 1. Counts detections."""
+
+    detections = 0
+
+    def __init__(self, model=None, *, options=DetectionOptions()):
+        self.model, self.options = model, options
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def close(self):
+        pass
+
+    def detect(self, image):
+        type(self).detections += 1
+        if image.min() == image.max():
+            return "no_face"
+        m = np.float32(image.mean() / 255)
+        return FaceResult(np.full((478, 3), m, np.float32), np.full(52, m, np.float32),
+                          np.eye(4, dtype=np.float32) * m, 1)
+
+
+@pytest.fixture
+def stand_in(monkeypatch, tmp_path):
+    """The stand-in detector in place of FaceLandmarkDetector, a stand-in model file and an image tree:
+    happy/ 3 faces + a uniform image + a file that is no image, surprise/ 2 faces (40x48 pixels)."""
+    monkeypatch.setattr(ms, "FaceLandmarkDetector", StandInDetector)
+    StandInDetector.detections = 0
+    model = tmp_path / "stand-in.task"
+    model.write_bytes(b"stand-in model")
+    root = tmp_path / "faces"
+    for i, v in enumerate((60, 90, 120)):
+        _textured_png(root / "happy" / f"S010_004_0000001{i}.png", v)
+    _png(root / "happy" / "blank.png", 128, size=(48, 40))
+    (root / "happy" / "x.png").write_bytes(b"\x89PNG garbage, not an image")
+    for i, v in enumerate((150, 180)):
+        _textured_png(root / "surprise" / f"S011_001_0000000{i}.png", v)
+    return root, model
 
 
 @pytest.fixture
@@ -304,54 +359,80 @@ def test_unreadable_and_faceless_images_are_skipped(ck_root, tmp_path):
     assert rates == {"ck": pytest.approx(6 / 8)}
 
 
-@mediapipe_test
-def test_rerun_reads_cache_only(ck_root, tmp_path, monkeypatch):
+def test_stand_in_extraction_keeps_order_labels_ids_and_skips(stand_in, tmp_path):
+    root, model = stand_in
+    progress = []
+    ls = extract_image_folder(root, cache_dir=tmp_path / "cache", model=model, workers=0,
+                              on_progress=lambda done, total: progress.append((done, total)))
+    assert StandInDetector.detections == 6  # every readable image, the unreadable one never reaches it
+    assert ls.sample_ids == ["happy/S010_004_00000010.png", "happy/S010_004_00000011.png",
+                             "happy/S010_004_00000012.png", "surprise/S011_001_00000000.png",
+                             "surprise/S011_001_00000001.png"]
+    assert ls.labels == ["happiness"] * 3 + ["surprise"] * 2 and ls.splits == ["faces"] * 5
+    assert ls.subjects == ["S010"] * 3 + ["S011"] * 2 and ls.sequence_ids == ["S010_004"] * 3 + ["S011_001"] * 2
+    means = np.array([60, 90, 120, 150, 180], np.float32) / 255
+    np.testing.assert_allclose(ls.points, np.broadcast_to(means[:, None, None], (5, 478, 3)), rtol=1e-6)
+    np.testing.assert_allclose(ls.blendshapes, np.broadcast_to(means[:, None], (5, 52)), rtol=1e-6)
+    np.testing.assert_allclose(ls.transforms[:, 0, 0], means, rtol=1e-6)
+    assert ls.tiers.tolist() == [1] * 5 and ls.image_sizes.tolist() == [[48, 40]] * 5
+    assert (ls.source, ls.units) == ("mediapipe", "image-normalized")
+    reasons = {Path(sk.path).name: sk.reason for sk in ls.skipped}
+    assert reasons == {"x.png": "unreadable", "blank.png": "no_face"}
+    assert next(sk for sk in ls.skipped if sk.reason == "unreadable").detail  # the Pillow error text
+    assert detection_rates(scan_image_folder(root), ls) == {"faces": pytest.approx(5 / 7)}
+    assert progress[0] == (0, 7) and progress[-1] == (7, 7) and len(progress) == 8
+
+
+def test_rerun_reads_cache_only(stand_in, tmp_path, monkeypatch):
+    root, model = stand_in
     cache = tmp_path / "cache"
-    first = extract_image_folder(ck_root, cache_dir=cache, model=MODEL, workers=0)
+    first = extract_image_folder(root, cache_dir=cache, model=model, workers=0)
     monkeypatch.setattr(ms, "FaceLandmarkDetector", ExplodingDetector)
     progress = []
-    again = extract_image_folder(ck_root, cache_dir=cache, model=MODEL, workers=0,
+    again = extract_image_folder(root, cache_dir=cache, model=model, workers=0,
                                  on_progress=lambda done, total: progress.append((done, total)))
-    assert progress == [(6, 6)]
+    assert progress == [(7, 7)]
     for name in ("points", "blendshapes", "transforms", "image_sizes", "tiers"):
         np.testing.assert_array_equal(getattr(again, name), getattr(first, name))
     assert (again.sample_ids, again.labels, again.skipped) == (first.sample_ids, first.labels, first.skipped)
 
 
-@mediapipe_test
-def test_resume_redoes_only_missing_chunks(ck_root, tmp_path, monkeypatch):
+def test_resume_redoes_only_missing_chunks(stand_in, tmp_path):
+    root, model = stand_in
     cache = tmp_path / "cache"
-    first = extract_image_folder(ck_root, cache_dir=cache, model=MODEL, workers=0)
+    first = extract_image_folder(root, cache_dir=cache, model=model, workers=0)
     chunks = sorted(cache.glob("mediapipe-*/chunk-*.npz"))
     assert len(chunks) == 2  # one per label folder
-    with np.load(chunks[0]) as z:
-        lost = set(z["sample_ids"].tolist())
-    chunks[0].unlink()  # as if the run had been killed before writing it
-    seen = []
-
-    class CountingDetector(FaceLandmarkDetector):
-        def detect(self, image):
-            seen.append(image.shape)
-            return super().detect(image)
-
-    monkeypatch.setattr(ms, "FaceLandmarkDetector", CountingDetector)
-    again = extract_image_folder(ck_root, cache_dir=cache, model=MODEL, workers=0)
-    assert len(seen) == len(lost) == 3
+    by_size = {}
+    for c in chunks:
+        with np.load(c) as z:
+            by_size[len(z["sample_ids"])] = c
+    assert sorted(by_size) == [2, 5]
+    by_size[2].unlink()  # as if the run had been killed before writing the surprise chunk
+    StandInDetector.detections = 0
+    again = extract_image_folder(root, cache_dir=cache, model=model, workers=0)
+    assert StandInDetector.detections == 2
     np.testing.assert_array_equal(again.points, first.points)
+    assert again.sample_ids == first.sample_ids and again.skipped == first.skipped
 
 
-@mediapipe_test
-def test_changed_options_or_images_do_not_reuse_cache(ck_root, tmp_path, monkeypatch):
+def test_changed_options_model_or_images_do_not_reuse_cache(stand_in, tmp_path, monkeypatch):
+    root, model = stand_in
     cache = tmp_path / "cache"
-    extract_image_folder(ck_root, cache_dir=cache, model=MODEL, workers=0)
+    extract_image_folder(root, cache_dir=cache, model=model, workers=0)
     monkeypatch.setattr(ms, "FaceLandmarkDetector", ExplodingDetector)
+    extract_image_folder(root, cache_dir=cache, model=model, workers=0)  # unchanged: all from the cache
     with pytest.raises(AssertionError, match="cache"):
-        extract_image_folder(ck_root, cache_dir=cache, model=MODEL, workers=0,
-                             options=DetectionOptions(pad=0.4))
-    image = next((ck_root / "surprise").glob("*.png"))
+        extract_image_folder(root, cache_dir=cache, model=model, workers=0, options=DetectionOptions(pad=0.4))
+    other = tmp_path / "other.task"
+    other.write_bytes(b"another model")
+    with pytest.raises(AssertionError, match="cache"):
+        extract_image_folder(root, cache_dir=cache, model=other, workers=0)
+    image = next((root / "surprise").glob("*.png"))
     os.utime(image, ns=(0, 0))  # same bytes, new mtime: that folder's chunk is stale
     with pytest.raises(AssertionError, match="cache"):
-        extract_image_folder(ck_root, cache_dir=cache, model=MODEL, workers=0)
+        extract_image_folder(root, cache_dir=cache, model=model, workers=0)
+    assert len(list(cache.glob("mediapipe-*"))) == 3  # one cache folder per (options, model)
 
 
 @mediapipe_test
