@@ -17,6 +17,7 @@ sorted in the file, so rows are grouped by id.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ import numpy as np
 
 from ..exceptions import DatasetLayoutError, LandmarkFileError, UnknownLabelError
 from ..labels import CK_LANDS_CODES
+from ._text import read_text
 from ._types import LandmarkSet
 
 __all__ = ["CKLandsSequence", "read_ck_lands", "read_ck_lands_sequences", "read_omlands", "read_emotion_csv"]
@@ -58,11 +60,11 @@ class CKLandsSequence:
 def read_emotion_csv(path: str | os.PathLike) -> dict[tuple[str, str], str]:
     """Read ``emotion.csv`` into ``{(subject, sequence): canonical label}``.
 
-    Sequence ids stay zero-padded strings (``"001"``), never ints.
+    Sequence ids stay zero-padded strings (``"001"``), never ints. UTF-8, with or without a byte-order mark.
 
     Raises:
         DatasetLayoutError: the file does not exist.
-        LandmarkFileError: wrong header, wrong field count, or a duplicate (subject, file) pair;
+        LandmarkFileError: not UTF-8, wrong header, wrong field count, or a duplicate (subject, file) pair;
             the message gives ``path:line``.
         UnknownLabelError: an emotion code outside 1..6 (``path:line`` and the valid codes).
     """
@@ -70,8 +72,8 @@ def read_emotion_csv(path: str | os.PathLike) -> dict[tuple[str, str], str]:
     if not path.is_file():
         raise DatasetLayoutError(f"{path}: emotion.csv not found (expected subject;file;emotion rows)")
     labels: dict[tuple[str, str], str] = {}
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh, delimiter=";")
+    reader = csv.reader(io.StringIO(read_text(path), newline=""), delimiter=";")
+    try:
         header = [h.strip().lower() for h in next(reader, [])]
         if header != ["subject", "file", "emotion"]:
             raise LandmarkFileError(f"{path}:1: expected header 'subject;file;emotion', got {';'.join(header)!r}")
@@ -93,6 +95,8 @@ def read_emotion_csv(path: str | os.PathLike) -> dict[tuple[str, str], str]:
             if key in labels:
                 raise LandmarkFileError(f"{path}:{line}: duplicate entry for subject {subject} file {seq}")
             labels[key] = label
+    except csv.Error as exc:  # a NUL byte, an unclosed quote at the end of the file
+        raise LandmarkFileError(f"{path}:{reader.line_num}: not a readable CSV row: {exc}") from None
     return labels
 
 
@@ -100,38 +104,40 @@ def read_omlands(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read one subject's ``omlands.csv`` into ``{sequence id: (T, 68, 2) float32 pixels}``.
 
     Rows are grouped by their first field (the sequence id) in file order, so a sequence whose rows are
-    not contiguous is still assembled in time order.
+    not contiguous is still assembled in time order. UTF-8, with or without a byte-order mark.
 
     Raises:
-        LandmarkFileError: a row without 136 coordinates, a non-numeric, NaN or infinite coordinate;
-            the message gives ``path:line`` and the offending field.
+        LandmarkFileError: not UTF-8, no rows, a row without 136 coordinates, a non-numeric, NaN or
+            infinite coordinate; the message gives ``path:line`` and the offending field.
     """
     path = Path(path)
     rows: dict[str, list[list[float]]] = {}
-    with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            fields = [f.strip() for f in line.rstrip("\r\n").split(";")]
-            if fields and fields[-1] == "":
-                fields.pop()  # the trailing "; " leaves an empty last field
-            if len(fields) != 1 + 2 * NUM_POINTS:
-                raise LandmarkFileError(
-                    f"{path}:{line_no}: expected a sequence id and {2 * NUM_POINTS} coordinates "
-                    f"({NUM_POINTS} x;y pairs), got {len(fields) - 1} coordinates"
-                )
-            seq = fields[0]
-            try:
-                coords = [float(v) for v in fields[1:]]
-            except ValueError:
-                bad = next(i for i, v in enumerate(fields[1:], start=1) if not _is_float(v))
-                raise LandmarkFileError(
-                    f"{path}:{line_no}: field {bad + 1} is not a number: {fields[bad]!r}"
-                ) from None
-            if not all(math.isfinite(c) for c in coords):
-                bad = next(i for i, c in enumerate(coords, start=1) if not math.isfinite(c))
-                raise LandmarkFileError(f"{path}:{line_no}: field {bad + 1} is {fields[bad]!r} (NaN/inf)")
-            rows.setdefault(seq, []).append(coords)
+    for line_no, line in enumerate(read_text(path).split("\n"), start=1):
+        if not line.strip():
+            continue
+        fields = [f.strip() for f in line.rstrip("\r").split(";")]
+        if fields and fields[-1] == "":
+            fields.pop()  # the trailing "; " leaves an empty last field
+        if len(fields) != 1 + 2 * NUM_POINTS:
+            got = len(fields) - 1
+            raise LandmarkFileError(
+                f"{path}:{line_no}: expected a sequence id and {2 * NUM_POINTS} coordinates "
+                f"({NUM_POINTS} x;y pairs), got {got} coordinates"
+                + (f" ({got // 2} points)" if got > 0 and got % 2 == 0 else "")
+            )
+        seq = fields[0]
+        try:
+            coords = [float(v) for v in fields[1:]]
+        except ValueError:
+            bad = next(i for i, v in enumerate(fields[1:], start=1) if not _is_float(v))
+            raise LandmarkFileError(f"{path}:{line_no}: field {bad + 1} is not a number: {fields[bad]!r}") from None
+        if not all(math.isfinite(c) for c in coords):
+            bad = next(i for i, c in enumerate(coords, start=1) if not math.isfinite(c))
+            raise LandmarkFileError(f"{path}:{line_no}: field {bad + 1} is {fields[bad]!r} (NaN/inf)")
+        rows.setdefault(seq, []).append(coords)
+    if not rows:
+        raise LandmarkFileError(f"{path}:1: no landmark rows (empty file); expected one row per frame: "
+                                f"sequence id; x1; y1; ...; x{NUM_POINTS}; y{NUM_POINTS};")
     return {seq: np.asarray(r, dtype=np.float32).reshape(len(r), NUM_POINTS, 2) for seq, r in rows.items()}
 
 
@@ -196,6 +202,7 @@ def read_ck_lands(root: str | os.PathLike, *, apex_frames: int = 1) -> LandmarkS
 
     Raises:
         ValueError: ``apex_frames < 1``.
+        LandmarkFileError: ``emotion.csv`` has no rows after its header.
         DatasetLayoutError, LandmarkFileError, UnknownLabelError: see :func:`read_ck_lands_sequences`.
     """
     if apex_frames < 1:
@@ -218,7 +225,8 @@ def read_ck_lands(root: str | os.PathLike, *, apex_frames: int = 1) -> LandmarkS
             sample_ids.append(f"{seq.sequence_id}@{i}")
             sequence_ids.append(seq.sequence_id)
     if not points:
-        raise UnknownLabelError(f"{root}: no labelled sequence found in emotion.csv")
+        raise LandmarkFileError(f"{Path(root) / 'emotion.csv'}:2: no subject;file;emotion rows after the header; "
+                                "expected one row per labelled sequence, e.g. S005;001;3")
     return LandmarkSet(
         points=np.stack(points), onset=np.stack(onset), labels=labels, subjects=subjects,
         sample_ids=sample_ids, sequence_ids=sequence_ids, units="pixels", source="ck-lands",

@@ -13,8 +13,11 @@ per video is the usual OpenFace output). OpenFace rows with ``success == 0`` are
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -23,12 +26,15 @@ import pandas as pd
 
 from ..exceptions import DatasetLayoutError, LandmarkFileError, UnknownLabelError
 from ..labels import canonical_label
+from ._text import decode_utf8, read_text
 from ._types import LandmarkSet, SkipRecord
 
-__all__ = ["read_landmark_csv"]
+__all__ = ["read_csv_header", "read_landmark_csv"]
 
 _GENERIC = re.compile(r"^([xyz])(\d+)$")
 _OPENFACE = re.compile(r"^([xy])_(\d+)$")
+_OPENFACE_POINTS = 68  # OpenFace 2.x and py-feat: the 68 iBUG points
+_EXAMPLE_HEADER = "sample_id,subject,label,x0,y0,...,x67,y67"
 
 
 def _coordinate_columns(columns: list[str], path: Path) -> tuple[list[str], int, str]:
@@ -48,7 +54,13 @@ def _coordinate_columns(columns: list[str], path: Path) -> tuple[list[str], int,
         missing = [f"{a}{i}" for i in range(n) for a in axes if (i, a) not in found]
         if missing:
             raise LandmarkFileError(
-                f"{path}:1: {schema} landmark columns incomplete: {n} points expected, missing {missing[:6]}"
+                f"{path}:1: {schema} landmark columns incomplete: {n} points expected ({n * len(axes)} "
+                f"columns), got {len(found)} columns, missing {missing[:6]}"
+            )
+        if schema == "openface" and n != _OPENFACE_POINTS:
+            raise LandmarkFileError(
+                f"{path}:1: OpenFace landmark columns hold {n} points (x_0..x_{n - 1}, y_0..y_{n - 1}); expected "
+                f"{_OPENFACE_POINTS} (x_0..x_67, y_0..y_67)"
             )
         return [found[(i, a)] for i in range(n) for a in axes], len(axes), schema
     raise LandmarkFileError(
@@ -84,14 +96,15 @@ def read_landmark_csv(
 
     Raises:
         DatasetLayoutError: the file is missing.
-        LandmarkFileError: no or incomplete landmark columns, a non-numeric, NaN or infinite coordinate,
-            duplicate ``sample_id``; messages give ``path:line`` (the header is line 1).
+        LandmarkFileError: an empty file or no data rows, not UTF-8, a row with more or fewer fields than
+            the header, no or incomplete landmark columns (OpenFace: not 68 points), a non-numeric, NaN or
+            infinite coordinate, duplicate ``sample_id`` or column; messages give ``path:line`` (the header
+            is line 1; blank lines are skipped but counted).
         UnknownLabelError: a label that is not a known expression name or code.
     """
     path = Path(path)
-    df = _read_frame(path)
+    df, lines = _read_frame(path)
     cols, dims, schema = _coordinate_columns(list(df.columns), path)
-    lines = np.arange(len(df)) + 2  # 1-based, after the header
     points = _points(df, cols, dims, path, lines)
     keep, skipped = _openface_failures(df, path, lines)
     labels = _labels(_column_or(df, "label", label), keep, skipped, label_map=label_map,
@@ -109,23 +122,95 @@ def read_landmark_csv(
     )
 
 
-def _read_frame(path: Path) -> pd.DataFrame:
-    """All cells as stripped-header str columns (``""`` for empty cells).
+def read_csv_header(path: str | os.PathLike) -> list[str]:
+    """Column names on the first line of a CSV file, stripped (UTF-8, a byte-order mark removed).
 
     Raises:
-        DatasetLayoutError: the file is missing or has no data rows.
-        LandmarkFileError: the file does not parse as CSV or is not text.
+        DatasetLayoutError: the file is missing.
+        LandmarkFileError: an empty file, a blank first line, not UTF-8, or a name given twice; the
+            message starts with ``path:1:``.
     """
+    path = Path(path)
     if not path.is_file():
         raise DatasetLayoutError(f"{path}: landmark CSV not found")
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise LandmarkFileError(f"{path}: not a readable CSV file: {exc}") from exc
+    with path.open("rb") as fh:
+        first = fh.readline()
+    if not first:
+        raise LandmarkFileError(f"{path}:1: empty file (0 bytes); expected a header line such as "
+                                f"{_EXAMPLE_HEADER}, then one row per sample")
+    text = decode_utf8(first, path).rstrip("\r\n")
+    if not text.strip():
+        raise LandmarkFileError(f"{path}:1: blank first line; expected the header line, e.g. {_EXAMPLE_HEADER}")
+    names = [c.strip() for c in next(csv.reader([text], skipinitialspace=True))]
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names, start=1):
+        if name and name in seen:
+            raise LandmarkFileError(f"{path}:1: column {name!r} appears twice (fields {seen[name]} and {i}); "
+                                    "expected unique column names")
+        seen[name] = i
+    return names
+
+
+def _read_frame(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
+    """All cells as str columns with stripped names (``""`` for empty cells), and each row's line number.
+
+    Blank lines are dropped; line numbers are 1-based file lines (the header is line 1).
+
+    Raises:
+        DatasetLayoutError: the file is missing.
+        LandmarkFileError: see :func:`read_csv_header`; a row with more or fewer fields than the header,
+            no data rows, bytes that are not UTF-8 (``path:line:`` each).
+    """
+    header = read_csv_header(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", pd.errors.ParserWarning)  # a long first row would be cut silently
+        try:
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, index_col=False,
+                             skip_blank_lines=False, encoding="utf-8-sig")
+        except pd.errors.ParserError as exc:
+            found = _row_length_error(path, len(header))
+            line = re.search(r"line (\d+)", str(exc))
+            raise (found[1] if found else LandmarkFileError(
+                f"{path}:{line.group(1) if line else '?'}: not a readable CSV row: {str(exc).strip()}")) from exc
+        except UnicodeDecodeError:
+            read_text(path)  # raises LandmarkFileError with the line
+            raise
+    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+        found = _row_length_error(path, len(header))
+        if found:
+            raise found[1]
     df.columns = [str(c).strip() for c in df.columns]
+    lines = np.arange(len(df)) + 2
+    maybe_blank = ((df.iloc[:, 0] == "") & (df.iloc[:, -1] == "")).to_numpy()
+    if maybe_blank.any():
+        keep = ~(maybe_blank & (df == "").all(axis=1).to_numpy())
+        df, lines = df[keep].reset_index(drop=True), lines[keep]
     if df.empty:
-        raise DatasetLayoutError(f"{path}: no data rows")
-    return df
+        raise LandmarkFileError(f"{path}:2: no data rows after the header (line 1); expected one row per sample")
+    return df, lines
+
+
+def _row_length_error(path: Path, expected: int) -> tuple[int, LandmarkFileError] | None:
+    """``(line, error)`` for the first data row whose field count differs from the header's, else ``None``.
+
+    Extra fields that are all empty (a trailing delimiter) are tolerated. Reads the whole file: call it
+    only once a problem is known.
+    """
+    reader = csv.reader(io.StringIO(read_text(path), newline=""), skipinitialspace=True)
+    try:
+        next(reader, None)
+        for row in reader:
+            if not row:
+                continue
+            extra = [c for c in row[expected:] if c.strip()]
+            if len(row) < expected or extra:
+                line = reader.line_num
+                more = f"; the extra values start with {extra[:3]}" if extra else ""
+                return line, LandmarkFileError(
+                    f"{path}:{line}: {len(row)} fields, expected {expected} as in the header (line 1){more}")
+    except csv.Error as exc:  # a NUL byte, an unclosed quote
+        return reader.line_num, LandmarkFileError(f"{path}:{reader.line_num}: not a readable CSV row: {exc}")
+    return None
 
 
 def _points(df: pd.DataFrame, cols: list[str], dims: int, path: Path, lines: np.ndarray) -> np.ndarray:
@@ -138,6 +223,9 @@ def _points(df: pd.DataFrame, cols: list[str], dims: int, path: Path, lines: np.
     bad = ~np.isfinite(coords)
     if bad.any():
         r, c = map(int, np.argwhere(bad)[0])
+        short = _row_length_error(path, len(df.columns)) if df[cols[c]].iloc[r] == "" else None
+        if short and short[0] <= lines[r]:
+            raise short[1]  # an empty cell made by a row with too few fields
         raise LandmarkFileError(
             f"{path}:{lines[r]}: column {cols[c]!r} is {df[cols[c]].iloc[r]!r}, not a finite number"
         )

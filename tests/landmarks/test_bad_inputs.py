@@ -217,3 +217,154 @@ def test_tree_of_broken_links_only_says_so(tmp_path):
                                         r"\(broken_link: 1; e.g. .*happy/b.png: symlink to x.png"):
         scan_image_folder(tmp_path / "t")
     assert [r.reason for r in scan_image_tree(tmp_path / "t").skipped] == ["broken_link"]
+
+
+# ------------------------------------------------------------------------------------- byte-order marks
+BOM = b"\xef\xbb\xbf"
+
+
+def _ck_lands(root):
+    from fer_graph.graphs.synthetic import make_face_landmarks, write_ck_lands
+
+    return write_ck_lands(root, make_face_landmarks(2, frames=2, rng=0))
+
+
+def test_bom_in_omlands_and_emotion_csv_changes_nothing(tmp_path):
+    from fer_graph.landmarks import read_ck_lands
+
+    clean = read_ck_lands(_ck_lands(tmp_path / "clean"), apex_frames=2)
+    root = _ck_lands(tmp_path / "bom")
+    for f in (root / "emotion.csv", *root.glob("*/omlands.csv")):
+        f.write_bytes(BOM + f.read_bytes())
+    got = read_ck_lands(root, apex_frames=2)
+    assert got.sample_ids == clean.sample_ids and got.sequence_ids == clean.sequence_ids
+    assert "S001_001@1" in got.sample_ids and not any("\ufeff" in s for s in got.sample_ids)
+    np.testing.assert_array_equal(got.onset, clean.onset)
+
+
+def test_bom_in_generic_and_openface_csv_changes_nothing(tmp_path):
+    from fer_graph.graphs.synthetic import make_face_landmarks, write_landmark_csv
+    from fer_graph.landmarks import read_landmark_csv
+    from fer_graph.landmarks.csv_source import read_csv_header
+
+    path = write_landmark_csv(tmp_path / "g.csv", make_face_landmarks(2, rng=0))
+    clean = read_landmark_csv(path)
+    path.write_bytes(BOM + path.read_bytes())
+    assert read_csv_header(path)[0] == "sample_id"
+    assert read_landmark_csv(path).sample_ids == clean.sample_ids
+    header = ["frame", " success"] + [f" x_{i}" for i in range(68)] + [f" y_{i}" for i in range(68)]
+    row = ["1", "1"] + [str(i) for i in range(136)]
+    (tmp_path / "of.csv").write_bytes(BOM + (",".join(header) + "\n" + ",".join(row) + "\n").encode())
+    assert read_landmark_csv(tmp_path / "of.csv", label="happy").sample_ids == ["of@1"]
+
+
+# ----------------------------------------------------------------------------------- malformed CSV files
+def _generic(path, rows=3, points=68, extra_line=None):
+    """A generic 2-D CSV with ``rows`` rows of ``points`` points; ``extra_line`` replaces a data line."""
+    cols = [f"{a}{i}" for i in range(points) for a in "xy"]
+    lines = ["sample_id,subject,label," + ",".join(cols)]
+    lines += [f"s{k},p{k},happy," + ",".join(str(10 + j) for j in range(2 * points)) for k in range(rows)]
+    if extra_line is not None:
+        lines[extra_line[0]] = extra_line[1](lines[extra_line[0]])
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_empty_and_header_only_csv_name_file_line_and_cause(tmp_path):
+    from fer_graph.exceptions import LandmarkFileError
+    from fer_graph.landmarks import read_landmark_csv
+
+    (tmp_path / "zero.csv").write_bytes(b"")
+    with pytest.raises(LandmarkFileError, match=r"zero.csv:1: empty file \(0 bytes\); expected a header line"):
+        read_landmark_csv(tmp_path / "zero.csv")
+    (tmp_path / "blank.csv").write_text("\n\n")
+    with pytest.raises(LandmarkFileError, match=r"blank.csv:1: blank first line; expected the header line"):
+        read_landmark_csv(tmp_path / "blank.csv")
+    (tmp_path / "head.csv").write_text("sample_id,label,x0,y0\n\n")
+    with pytest.raises(LandmarkFileError, match=r"head.csv:2: no data rows after the header \(line 1\)"):
+        read_landmark_csv(tmp_path / "head.csv")
+
+
+def test_extra_field_in_first_data_row_is_blamed_on_its_line(tmp_path):
+    from fer_graph.exceptions import LandmarkFileError
+    from fer_graph.landmarks import read_landmark_csv
+
+    path = _generic(tmp_path / "a.csv", extra_line=(1, lambda s: s + ",999"))
+    with pytest.raises(LandmarkFileError, match=r"a.csv:2: 140 fields, expected 139 as in the header \(line 1\); "
+                                                r"the extra values start with \['999'\]"):
+        read_landmark_csv(path)
+    path = _generic(tmp_path / "b.csv", extra_line=(3, lambda s: s + ",7"))
+    with pytest.raises(LandmarkFileError, match=r"b.csv:4: 140 fields, expected 139"):
+        read_landmark_csv(path)
+    path = _generic(tmp_path / "c.csv", extra_line=(2, lambda s: s.rsplit(",", 1)[0]))
+    with pytest.raises(LandmarkFileError, match=r"c.csv:3: 138 fields, expected 139"):
+        read_landmark_csv(path)
+    path = _generic(tmp_path / "d.csv", extra_line=(1, lambda s: s + ","))  # a trailing delimiter is tolerated
+    assert len(read_landmark_csv(path)) == 3
+
+
+def test_blank_lines_do_not_shift_line_numbers(tmp_path):
+    from fer_graph.exceptions import LandmarkFileError
+    from fer_graph.landmarks import read_landmark_csv
+
+    path = tmp_path / "gaps.csv"
+    path.write_text("sample_id,label,x0,y0,x1,y1\n\na,happy,0,0,1,1\n\n\nb,sad,0,oops,1,1\n")
+    with pytest.raises(LandmarkFileError, match=r"gaps.csv:6: column 'y0' is 'oops'"):
+        read_landmark_csv(path)
+    path.write_text("sample_id,label,x0,y0,x1,y1\n\na,happy,0,0,1,1\n\nb,,0,0,1,1\n")
+    assert [s.path.rsplit(":", 1)[1] for s in read_landmark_csv(path).skipped] == ["5"]
+
+
+def test_duplicate_column_and_non_utf8_bytes_are_located(tmp_path):
+    from fer_graph.exceptions import LandmarkFileError
+    from fer_graph.landmarks import read_landmark_csv
+
+    (tmp_path / "dup.csv").write_text("sample_id,label,x0,y0,x1,y1,x0\na,happy,0,0,1,1,5\n")
+    with pytest.raises(LandmarkFileError, match=r"dup.csv:1: column 'x0' appears twice \(fields 3 and 7\)"):
+        read_landmark_csv(tmp_path / "dup.csv")
+    (tmp_path / "latin1.csv").write_bytes(b"sample_id,label,x0,y0\na,happy,0,0\nb,f\xe9e,0,0\n")
+    with pytest.raises(LandmarkFileError, match=r"latin1.csv:3: byte 0xe9 at column 4 is not UTF-8"):
+        read_landmark_csv(tmp_path / "latin1.csv")
+    (tmp_path / "u16.csv").write_bytes("sample_id,label,x0,y0\n".encode("utf-16"))
+    with pytest.raises(LandmarkFileError, match=r"u16.csv:1: UTF-16/UTF-32 text"):
+        read_landmark_csv(tmp_path / "u16.csv")
+
+
+def test_openface_csv_with_67_points_says_expected_68(tmp_path):
+    from fer_graph.exceptions import LandmarkFileError
+    from fer_graph.landmarks import read_landmark_csv
+
+    header = ["frame", "success"] + [f"x_{i}" for i in range(67)] + [f"y_{i}" for i in range(67)]
+    (tmp_path / "of.csv").write_text(",".join(header) + "\n" + ",".join(["1", "1"] + ["0"] * 134) + "\n")
+    with pytest.raises(LandmarkFileError, match=r"of.csv:1: OpenFace landmark columns hold 67 points "
+                                                r"\(x_0..x_66, y_0..y_66\); expected 68"):
+        read_landmark_csv(tmp_path / "of.csv", label="happy")
+
+
+def test_omlands_problems_name_the_file_and_line(tmp_path):
+    from fer_graph.exceptions import LandmarkFileError
+    from fer_graph.landmarks import read_ck_lands
+
+    root = _ck_lands(tmp_path / "CK+")
+    om = root / "S002" / "omlands.csv"
+    lines = om.read_text().splitlines()
+    om.write_text("\n".join(lines[:2] + ["; ".join(lines[2].split("; ")[:-3]) + "; "] + lines[3:]) + "\n")
+    with pytest.raises(LandmarkFileError, match=r"S002/omlands.csv:3: expected a sequence id and 136 coordinates "
+                                                r"\(68 x;y pairs\), got 134 coordinates \(67 points\)"):
+        read_ck_lands(root)
+    om.write_bytes(b"")
+    with pytest.raises(LandmarkFileError, match=r"S002/omlands.csv:1: no landmark rows \(empty file\)"):
+        read_ck_lands(root)
+    om.write_bytes(b"001; 1\xff; 2;\n")
+    with pytest.raises(LandmarkFileError, match=r"S002/omlands.csv:1: byte 0xff at column 7 is not UTF-8"):
+        read_ck_lands(root)
+
+
+def test_header_only_emotion_csv_names_the_file(tmp_path):
+    from fer_graph.exceptions import LandmarkFileError
+    from fer_graph.landmarks import read_ck_lands
+
+    root = _ck_lands(tmp_path / "CK+")
+    (root / "emotion.csv").write_text("subject;file;emotion\n")
+    with pytest.raises(LandmarkFileError, match=r"emotion.csv:2: no subject;file;emotion rows after the header"):
+        read_ck_lands(root)
