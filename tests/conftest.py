@@ -10,8 +10,12 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
-from hypothesis import HealthCheck, settings
+# as the fer-graph command does (fer_graph.runtime.configure), before anything loads torch: OpenMP's default
+# busy-waiting stalls small training steps many times over on a loaded 2-core machine
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 settings.register_profile("fer", deadline=None, max_examples=60,
                           suppress_health_check=[HealthCheck.function_scoped_fixture])
