@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import os
 import time
 from collections import Counter
@@ -10,9 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .._io import atomic_path, write_json
+from .._io import write_json
 from ..paths import default_output_dir, resolve_dataset_path
-from .dataset import CKLandsGraphs, FaceGraphDataset, LandmarkCSVGraphs
+from .dataset import CKLandsGraphs, FaceGraphDataset, LandmarkCSVGraphs, write_skipped_csv
 
 __all__ = ["SOURCES", "build_graphs", "summarize"]
 
@@ -59,6 +58,8 @@ def build_graphs(
 
     Raises:
         ValueError: unknown ``source``.
+        NoSamplesError: every input was skipped; ``OUT/skipped.csv`` is written first and the message
+            gives the top reasons with counts and that path. A failed build leaves no processed folder.
         DatasetLayoutError, LandmarkFileError, UnknownLabelError, ModelFileError: from the sources.
     """
     if source not in SOURCES:
@@ -79,7 +80,7 @@ def build_graphs(
     wall = time.perf_counter() - start
     summary = summarize(ds, wall_s=wall)
     write_json(out_dir / "summary.json", summary)
-    _write_skipped(out_dir / "skipped.csv", ds.meta.get("skipped", []))
+    write_skipped_csv(out_dir / "skipped.csv", ds.meta.get("skipped", []))
     return ds, summary
 
 
@@ -115,10 +116,3 @@ def summarize(ds: FaceGraphDataset, *, wall_s: float) -> dict[str, Any]:
         "processed_dir": str(Path(ds.processed_dir)),
         "rebuilt": ds.build_seconds is not None,
     }
-
-
-def _write_skipped(path: Path, records: list[dict[str, str]]) -> None:
-    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["path", "reason", "detail"])
-        writer.writeheader()
-        writer.writerows(records)

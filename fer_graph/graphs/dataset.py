@@ -20,10 +20,12 @@ from the current ones triggers a rebuild; ``raw_root`` is recorded in its ``opti
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -35,16 +37,40 @@ from torch_geometric.data import Data, InMemoryDataset
 
 from .. import __version__
 from .._io import atomic_path, read_json, write_json
-from ..exceptions import DatasetLayoutError
-from ..labels import sort_labels
-from ..landmarks._types import LandmarkSet
+from ..exceptions import DatasetLayoutError, LandmarkFileError
+from ..labels import CANONICAL_LABELS, sort_labels
+from ..landmarks._types import LandmarkSet, SkipRecord
 from .normalize import normalize_for_topology
 from .topology import Topology, get_topology, topology_for_points
 
-__all__ = ["FaceGraphDataset", "CKLandsGraphs", "LandmarkCSVGraphs", "head_pose"]
+__all__ = ["FaceGraphDataset", "CKLandsGraphs", "LandmarkCSVGraphs", "NoSamplesError", "head_pose",
+           "write_skipped_csv"]
 
 #: Bump when the processed format changes: old processed folders are rebuilt, never misread.
 FORMAT_VERSION = 1
+
+
+class NoSamplesError(DatasetLayoutError):
+    """A build whose every input was skipped (unreadable images, no face, unlabelled rows ...).
+
+    Attributes:
+        skipped: the :class:`~fer_graph.landmarks.SkipRecord` of every input.
+        skipped_csv: where they were written (``OUT/skipped.csv``), or ``None``.
+    """
+
+    def __init__(self, message: str, skipped: list[SkipRecord], skipped_csv: Path | None = None) -> None:
+        super().__init__(message)
+        self.skipped, self.skipped_csv = skipped, skipped_csv
+
+
+def write_skipped_csv(path: str | os.PathLike, records) -> None:
+    """Write skip records (:class:`SkipRecord` or dicts with ``path``, ``reason``, ``detail``) as a CSV
+    with that header, atomically (UTF-8)."""
+    rows = [r if isinstance(r, dict) else {"path": r.path, "reason": r.reason, "detail": r.detail} for r in records]
+    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["path", "reason", "detail"])
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def head_pose(transforms: np.ndarray) -> np.ndarray:
@@ -116,12 +142,18 @@ class FaceGraphDataset(InMemoryDataset):
     ) -> None:
         self.options = {"source": self.source, **options}
         self.build_seconds: float | None = None
-        out = Path(root)
+        self._building = False  # set by process(): a failure after it may discard the processed folder
+        out = self._out = Path(os.path.expanduser(root))
         self._processed_name = f"{self.source}-{_options_hash(self.options)}"
-        meta_path = out / "processed" / self._processed_name / "meta.json"
+        meta_path = Path(self.processed_dir) / "meta.json"
         if meta_path.is_file() and not force_reload:
             force_reload = self._is_stale(meta_path)
-        super().__init__(str(out), transform=transform, force_reload=force_reload, log=log)
+        existed = {p for p in (out, out / "processed", Path(self.processed_dir)) if p.exists()}
+        try:
+            super().__init__(str(out), transform=transform, force_reload=force_reload, log=log)
+        except BaseException:
+            self._discard_failed_build(existed)
+            raise
         self.meta: dict[str, Any] = read_json(self.processed_paths[1])
         self.load(self.processed_paths[0])
         self.topology: Topology = get_topology(self.meta["topology"])
@@ -148,6 +180,29 @@ class FaceGraphDataset(InMemoryDataset):
                 pass
         return stale
 
+    def _discard_failed_build(self, existed: set[Path]) -> None:
+        """After a failed build, leave no empty or partial processed folder.
+
+        Unless the processed folder still holds a complete earlier build (``data.pt`` and ``meta.json``),
+        the files a build writes there (``data.pt``, ``meta.json``, PyG's ``pre_*.pt``, temporary files)
+        are removed, then the folder and ``OUT/processed`` if left empty; ``OUT`` too if this call created
+        it and it is left empty. Other files are never touched.
+        """
+        processed = Path(self.processed_dir)
+        complete = (processed / "meta.json").is_file() and (processed / "data.pt").is_file()
+        empty = [self._out] if self._out not in existed else []
+        if processed.is_dir() and not complete and (self._building or processed not in existed):
+            for name in ("data.pt", "meta.json", "pre_transform.pt", "pre_filter.pt"):
+                (processed / name).unlink(missing_ok=True)
+            for tmp in processed.glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
+            empty = [processed, processed.parent, *empty]
+        for folder in empty:
+            try:
+                folder.rmdir()  # only if empty
+            except OSError:
+                pass
+
     # ----------------------------------------------------------------- subclass API
     def read_landmarks(self) -> LandmarkSet:
         """Read the raw source into a :class:`LandmarkSet` (implemented by each source)."""
@@ -160,23 +215,52 @@ class FaceGraphDataset(InMemoryDataset):
     # ----------------------------------------------------------------- PyG plumbing
     @property
     def processed_dir(self) -> str:
-        return str(Path(self.root) / "processed" / self._processed_name)
+        return str(self._out / "processed" / self._processed_name)
 
     @property
     def processed_file_names(self) -> list[str]:
         return ["data.pt", "meta.json"]
 
     def process(self) -> None:
+        """Read the raw landmarks and write ``data.pt`` then ``meta.json`` (called by PyG when needed).
+
+        Raises:
+            NoSamplesError: every input was skipped; ``OUT/skipped.csv`` lists them first.
+            DatasetLayoutError, LandmarkFileError, UnknownLabelError, ValueError: from the source.
+        """
+        self._building = True
         start = time.perf_counter()
         lms = self.read_landmarks()
+        if len(lms) == 0:
+            raise self._no_samples(lms)
         data, slices, meta = _to_storage(lms, self.options)
         meta.update(getattr(self, "_extra_meta", {}))
         meta["fingerprint"] = self.raw_fingerprint()
         meta["build_seconds"] = round(time.perf_counter() - start, 3)
+        Path(self.processed_paths[1]).unlink(missing_ok=True)  # an earlier build's meta must not describe new data
         with atomic_path(self.processed_paths[0]) as tmp:
             torch.save((data.to_dict(), slices, Data), tmp)
         write_json(self.processed_paths[1], meta)  # written last: its presence marks a complete build
         self.build_seconds = meta["build_seconds"]
+
+    def _no_samples(self, lms: LandmarkSet) -> NoSamplesError:
+        """Write ``OUT/skipped.csv`` and the error naming the input, the top skip reasons and that file."""
+        where = self.options.get("raw_root") or self.raw_dir
+        csv_path = self._out / "skipped.csv"
+        write_skipped_csv(csv_path, lms.skipped)
+        if not lms.skipped:
+            return NoSamplesError(f"{where}: no samples to build a dataset from, and no input was skipped "
+                                  f"(source {lms.source}); {csv_path} is empty", [], csv_path)
+        counts = Counter(r.reason for r in lms.skipped).most_common()
+        shown = []
+        for reason, n in counts[:3]:
+            first = next(r for r in lms.skipped if r.reason == reason)
+            shown.append(f"{reason} {n} (e.g. {first.path}" + (f": {first.detail[:160]})" if first.detail else ")"))
+        more = f", and {len(counts) - 3} other reason(s)" if len(counts) > 3 else ""
+        return NoSamplesError(
+            f"{where}: no samples to build a dataset from: all {len(lms.skipped)} input(s) were skipped: "
+            + "; ".join(shown) + f"{more}. Every skipped input, with its reason, is listed in {csv_path}",
+            list(lms.skipped), csv_path)
 
     def get(self, idx: int) -> Data:
         data = super().get(idx)
@@ -254,7 +338,7 @@ def _to_storage(lms: LandmarkSet, options: dict[str, Any]) -> tuple[Data, dict[s
     """
     n = len(lms)
     if n == 0:
-        raise DatasetLayoutError(f"no samples to build a dataset from (source {lms.source})")
+        raise NoSamplesError(f"no samples to build a dataset from (source {lms.source})", list(lms.skipped))
     topo = topology_for_points(lms.num_points, include_iris=options.get("include_iris", False))
     dims = 3 if options.get("include_z") and lms.points.shape[-1] == 3 else 2
     if options.get("include_z") and lms.points.shape[-1] != 3:
@@ -407,6 +491,24 @@ class LandmarkCSVGraphs(FaceGraphDataset):
         return _fingerprint(self._csv.parent, [self._csv])
 
     def read_landmarks(self) -> LandmarkSet:
-        from ..landmarks.csv_source import read_landmark_csv
+        """The CSV's labelled rows.
 
-        return read_landmark_csv(self._csv, units=self.options["units"], image_size=self.options["image_size"])
+        Raises:
+            LandmarkFileError: no ``label`` column, or a point count no topology has (``path:1:``, expected
+                vs got); see also :func:`~fer_graph.landmarks.read_landmark_csv`.
+        """
+        from ..landmarks.csv_source import read_csv_header, read_landmark_csv
+
+        header = read_csv_header(self._csv)
+        if "label" not in header:
+            shown = ", ".join(header[:6]) + (f", ... ({len(header)} columns)" if len(header) > 6 else "")
+            raise LandmarkFileError(
+                f"{self._csv}:1: no 'label' column (columns: {shown}); a graph dataset needs a label per row: "
+                f"an expression name, one of {', '.join(CANONICAL_LABELS)} (or a synonym such as happy, angry)")
+        lms = read_landmark_csv(self._csv, units=self.options["units"], image_size=self.options["image_size"])
+        try:
+            topology_for_points(lms.num_points, include_iris=self.options["include_iris"])
+        except ValueError as exc:
+            raise LandmarkFileError(f"{self._csv}:1: the landmark columns hold {lms.num_points} points per row: "
+                                    f"{exc}") from None
+        return lms

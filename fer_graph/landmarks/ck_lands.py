@@ -122,7 +122,7 @@ def read_omlands(path: str | os.PathLike) -> dict[str, np.ndarray]:
             got = len(fields) - 1
             raise LandmarkFileError(
                 f"{path}:{line_no}: expected a sequence id and {2 * NUM_POINTS} coordinates "
-                f"({NUM_POINTS} x;y pairs), got {got} coordinates"
+                f"({NUM_POINTS} x;y pairs), got {got} coordinate{'' if got == 1 else 's'}"
                 + (f" ({got // 2} points)" if got > 0 and got % 2 == 0 else "")
             )
         seq = fields[0]
