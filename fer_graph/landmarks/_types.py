@@ -15,8 +15,8 @@ class SkipRecord:
 
     Attributes:
         path: the file (image or CSV) that was skipped, as a string.
-        reason: a short machine-readable reason: ``"unreadable"``, ``"no_face"``, ``"several_faces"``,
-            ``"unlabelled"``, ``"nan"`` ...
+        reason: a short machine-readable reason: ``"unreadable"``, ``"unsupported_mode"``, ``"broken_link"``,
+            ``"link_loop"``, ``"no_face"``, ``"several_faces"``, ``"detect_error"``, ``"unlabelled"`` ...
         detail: free text (exception message, line number).
     """
 
