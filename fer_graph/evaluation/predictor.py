@@ -61,6 +61,8 @@ def load_fold_models(run: str | os.PathLike, *, folds: Sequence[int] | None = No
                                  f"{[f.stem for f in files]}")
     if folds is not None:
         wanted = {int(k) for k in folds}
+        if not wanted:
+            raise ValueError(f"{run}: folds=[] selects no model; give fold numbers or None for all")
         chosen = [f for f in files if _fold_of(f) in wanted]
         if len(chosen) != len(wanted):
             raise RunNotFoundError(f"{run}: folds {sorted(wanted)} requested, models exist for "

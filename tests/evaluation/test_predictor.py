@@ -86,10 +86,6 @@ def test_one_fold_model_and_backends(mesh_run, synthetic_mesh_graphs):
         load_model(mesh_run, folds=[5])
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "evaluate_run matches the dataset's labels to the run's classes by name and never applies the run's "
-    "label scheme (meta label_scheme / exclude): for a valence3 run no sample is scorable and "
-    "classification_metrics raises scikit-learn's 'Found empty input array'"))
 def test_evaluate_maps_labels_through_the_runs_label_scheme(synthetic_ibug_graphs, tmp_path):
     ds = synthetic_ibug_graphs
     run = tmp_path / "valence"
@@ -99,9 +95,6 @@ def test_evaluate_maps_labels_through_the_runs_label_scheme(synthetic_ibug_graph
     assert m["n"] == 72 and m["n_unscorable"] == 0 and m["absent_from_training"] == []
 
 
-@pytest.mark.xfail(strict=True, raises=StopIteration, reason=(
-    "load_fold_models(run, folds=[]) selects no file and then takes next(iter({})): a bare StopIteration "
-    "instead of RunNotFoundError / ValueError naming the empty fold list"))
 def test_an_empty_fold_list_is_a_clear_error(mesh_run):
     with pytest.raises((RunNotFoundError, ValueError), match="folds"):
         load_model(mesh_run, folds=[])
