@@ -145,11 +145,11 @@ class OccludedDetections:
         Raises:
             SweepError: the image is gone (raw data moved since the build).
         """
-        from ..landmarks._mediapipe_worker import load_image
+        from ..landmarks.images import load_rgb
 
         path = self.raw_root / self.sample_ids[index]
         try:
-            return load_image(str(path))
+            return load_rgb(path, keep_gray=True)
         except FileNotFoundError as exc:
             raise SweepError(f"{path}: image of sample {self.sample_ids[index]!r} not found; image occlusion needs "
                              f"the raw images the dataset was built from (meta raw_root {self.raw_root})") from exc

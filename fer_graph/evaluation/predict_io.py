@@ -73,10 +73,10 @@ def plot_prediction(image_path: str, landmarks: np.ndarray, probabilities: dict[
     """Draw the face mesh over the image with the class probabilities as a bar chart (PNG, atomic)."""
     from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone, renders with Agg
-    from PIL import Image
 
-    with Image.open(image_path) as im:
-        img = np.asarray(im.convert("RGB"))
+    from ..landmarks.images import load_rgb
+
+    img = load_rgb(image_path)  # the detector's conversion: 16-bit scaled, alpha on white, EXIF applied
     h, w = img.shape[:2]
     xy = landmarks[:, :2] * np.array([w, h])
     fig = Figure(figsize=(8, 4))

@@ -168,7 +168,7 @@ class ExpressionModel:
             ValueError: the run was trained on 68-point landmarks (images give MediaPipe Face Mesh).
         """
         from ..graphs.dataset import head_pose
-        from ..landmarks._mediapipe_worker import load_image
+        from ..landmarks.images import ImageReadError, load_rgb
         from ..landmarks.mediapipe_source import FaceLandmarkDetector
 
         if not self.topology.name.startswith("mediapipe"):
@@ -180,8 +180,11 @@ class ExpressionModel:
                 if on_progress is not None:
                     on_progress(i, len(images))
                 try:
-                    arr = load_image(str(path))  # EXIF-oriented, gray or RGB uint8
-                except (OSError, ValueError) as exc:
+                    arr = load_rgb(path, keep_gray=True)  # EXIF-oriented, gray or RGB uint8
+                except ImageReadError as exc:
+                    skipped.append(SkipRecord(str(path), exc.reason, exc.detail))
+                    continue
+                except OSError as exc:
                     skipped.append(SkipRecord(str(path), "unreadable", str(exc)))
                     continue
                 face = det.detect(arr)
