@@ -32,7 +32,7 @@ def predict_path(inputs: str | os.PathLike, run: str | os.PathLike, *, model: st
         plus ``"csv"`` / ``"plot"`` when written.
 
     Raises:
-        ValueError: ``out`` or ``plot`` is an existing folder.
+        ValueError: ``out`` or ``plot`` is an existing folder, or a folder without images.
         RunNotFoundError, IncompleteRunError, ModelLoadError: see :func:`load_fold_models`.
     """
     inputs = Path(inputs)
@@ -49,6 +49,8 @@ def predict_path(inputs: str | os.PathLike, run: str | os.PathLike, *, model: st
     else:
         files = [inputs] if inputs.is_file() else sorted(
             p for p in inputs.rglob("*") if p.suffix.lower() in _IMAGE_EXT and not p.name.startswith("."))
+        if not files:
+            raise ValueError(f"{inputs}: no images found (extensions {sorted(_IMAGE_EXT)})")
         probs, names, skipped_records, raw = em.predict_images(files, model=model, on_progress=on_progress)
         skipped = [s.__dict__ for s in skipped_records]
     rows = [{"input": n, "label": em.classes[int(p.argmax())],

@@ -164,3 +164,22 @@ def test_unsafe_checkpoint_refusal_gives_no_bypass_advice(tmp_path):
         load_classifier(path)
     text = str(err.value)
     assert text.startswith(f"{path}: refused") and "weights_only=False" not in text and "trust" not in text
+
+
+def test_predict_with_nothing_to_predict_fails(tmp_path, synthetic_mesh_graphs):
+    run = tmp_path / "run"
+    train(synthetic_mesh_graphs, TrainConfig(arch="logreg", folds=2), run)
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(app, ["predict", str(tmp_path / "empty"), "--run", str(run)])
+    assert result.exit_code == 1 and "no images found" in result.output
+
+
+@pytest.mark.mediapipe
+def test_predict_exits_1_when_no_face_is_found(tmp_path, synthetic_mesh_graphs, model_path):
+    from PIL import Image
+
+    run = tmp_path / "run"
+    train(synthetic_mesh_graphs, TrainConfig(arch="logreg", folds=2), run)
+    Image.new("RGB", (64, 64), (128, 128, 128)).save(tmp_path / "blank.png")
+    result = runner.invoke(app, ["predict", str(tmp_path / "blank.png"), "--run", str(run), "--model", str(model_path)])
+    assert result.exit_code == 1 and "nothing was predicted (no_face)" in result.output
