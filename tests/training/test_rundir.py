@@ -183,3 +183,20 @@ def test_predict_exits_1_when_no_face_is_found(tmp_path, synthetic_mesh_graphs, 
     Image.new("RGB", (64, 64), (128, 128, 128)).save(tmp_path / "blank.png")
     result = runner.invoke(app, ["predict", str(tmp_path / "blank.png"), "--run", str(run), "--model", str(model_path)])
     assert result.exit_code == 1 and "nothing was predicted (no_face)" in result.output
+
+
+def test_predict_without_out_writes_no_file(tmp_path, synthetic_ibug_graphs, monkeypatch):
+    from fer_graph.graphs.synthetic import make_face_landmarks, write_landmark_csv
+
+    run = tmp_path / "run"
+    train(synthetic_ibug_graphs, TrainConfig(arch="logreg", folds=2, features="apex"), run)
+    csv_path = write_landmark_csv(tmp_path / "faces.csv", make_face_landmarks(2, rng=3))
+    work = tmp_path / "cwd"
+    work.mkdir()
+    (work / "predictions.csv").write_text("mine\n")
+    monkeypatch.chdir(work)
+    result = runner.invoke(app, ["predict", str(csv_path), "--run", str(run)])
+    assert result.exit_code == 0, result.output
+    assert "12 prediction(s)" in result.output
+    assert sorted(p.name for p in work.iterdir()) == ["predictions.csv"]
+    assert (work / "predictions.csv").read_text() == "mine\n"  # a user's file is never overwritten
