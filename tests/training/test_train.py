@@ -131,7 +131,8 @@ def test_default_standardization_is_per_landmark(tmp_path, ck_small):
 
 def test_folds_in_worker_processes_match_a_sequential_run(tmp_path, ck_small):
     """``workers=2`` fits the folds in spawned processes with one torch thread each; every fold seeds its
-    own generators, so the folds' predictions equal a one-thread sequential run's."""
+    own generators, so the folds' predictions equal a one-thread sequential run's (probabilities up to float
+    rounding: BLAS kernels may round differently with the memory alignment of their buffers)."""
     cfg = TrainConfig(arch="gat", epochs=3, folds=2, hidden=16, layers=2, batch_size=8)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -142,7 +143,11 @@ def test_folds_in_worker_processes_match_a_sequential_run(tmp_path, ck_small):
     par = train(ck_small, cfg, tmp_path / "par", workers=2)
     assert [f["accuracy"] for f in par["per_fold"]] == [f["accuracy"] for f in seq["per_fold"]]
     assert [f["epochs"] for f in par["per_fold"]] == [f["epochs"] for f in seq["per_fold"]]
-    a = (tmp_path / "seq" / "predictions.csv").read_text()
-    b = (tmp_path / "par" / "predictions.csv").read_text()
-    assert a == b
+    import pandas as pd
+
+    a = pd.read_csv(tmp_path / "seq" / "predictions.csv")
+    b = pd.read_csv(tmp_path / "par" / "predictions.csv")
+    probs = [c for c in a.columns if c.startswith("p_")]
+    pd.testing.assert_frame_equal(a.drop(columns=probs), b.drop(columns=probs))
+    np.testing.assert_allclose(a[probs].to_numpy(), b[probs].to_numpy(), atol=1e-4)
     assert sorted(p.name for p in (tmp_path / "par" / "checkpoints").iterdir()) == ["fold_00.pt", "fold_01.pt"]
