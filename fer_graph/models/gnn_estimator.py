@@ -55,7 +55,8 @@ class GNNClassifier(FaceClassifier):
         common = dict(topology=self.topology, num_classes=len(self.classes_), dims=self.dims)
         module, logs, kwargs = fit_module(inputs.x, inputs.graph_attr, y, train, validation, config=self.config,
                                           on_epoch=on_epoch, **common)
-        best_epoch = int(max(logs, key=lambda l: (l.val_accuracy, -l.val_loss)).epoch)
+        best = max(logs, key=lambda l: (l.val_accuracy, -l.val_loss))
+        best_epoch = int(best.epoch)
         refit_epochs = 0
         if self.refit:
             # same schedule length as selection, so the refit ends where selection did
@@ -65,7 +66,8 @@ class GNNClassifier(FaceClassifier):
             refit_epochs = len(refit_logs)
         self.module_, self.model_kwargs_ = module, kwargs
         self.fit_info_ = {"logs": logs, "best_epoch": best_epoch, "epochs": len(logs) + refit_epochs,
-                          "refit": self.refit}
+                          "refit": self.refit, "val_accuracy": float(best.val_accuracy),
+                          "n_parameters": sum(p.numel() for p in module.parameters())}
         return self
 
     @torch.no_grad()

@@ -92,7 +92,9 @@ class SklearnClassifier(FaceClassifier):
         idx = np.concatenate([fit_idx, validation])
         test_fold = np.concatenate([np.full(len(fit_idx), -1), np.zeros(len(validation), dtype=int)])
         search = GridSearchCV(est, grid, scoring="accuracy", cv=PredefinedSplit(test_fold), refit=False)
-        return dict(search.fit(feats[idx], y[idx]).best_params_)
+        search.fit(feats[idx], y[idx])
+        self.val_accuracy_ = float(search.best_score_)
+        return dict(search.best_params_)
 
     def fit(self, inputs: ModelInputs, y: np.ndarray, *, train: np.ndarray, validation: np.ndarray,
             on_epoch: Callable[[Any], None] | None = None) -> SklearnClassifier:
@@ -102,10 +104,11 @@ class SklearnClassifier(FaceClassifier):
         est = get_model(self.arch, seed=self.config.seed,
                         class_weight="balanced" if self.config.balance == "weighted" else None)
         feats = flat_features(inputs, blendshapes_only=self.blendshapes_only)
+        self.val_accuracy_: float | None = None
         self.best_params_ = self._search(est, dict(entry.grid), feats, y, train, validation)
         fit_idx = self._oversample(np.concatenate([train, validation]), y)
         self.estimator_ = clone(est).set_params(**self.best_params_).fit(feats[fit_idx], y[fit_idx])
-        self.fit_info_ = {"params": self.best_params_}
+        self.fit_info_ = {"params": self.best_params_, "val_accuracy": self.val_accuracy_}
         return self
 
     def predict_proba(self, inputs: ModelInputs, *, mask: Tensor | None = None,

@@ -23,7 +23,9 @@ def _per_fold(results: list, data: TrainingData) -> list[dict[str, Any]]:
     for fold, clf, seconds, probs in results:
         m = classification_metrics(data.y[fold.test], probs.argmax(1), data.classes)
         rows.append({"fold": fold.index, "accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "n": m["n"],
-                     "fit_seconds": round(seconds, 2), "epochs": clf.fit_info_.get("epochs")})
+                     "fit_seconds": round(seconds, 2), "epochs": clf.fit_info_.get("epochs"),
+                     "val_accuracy": clf.fit_info_.get("val_accuracy"),
+                     "n_parameters": clf.fit_info_.get("n_parameters")})
     return rows
 
 
@@ -78,6 +80,8 @@ def write_report(ds: FaceGraphDataset, data: TrainingData, config: TrainConfig, 
         "labels": config.labels, "balance": config.balance, "seed": config.seed, "refit": refit,
         "n_samples": int(len(data.y)), "wall_s": round(wall_s, 2),
     }
+    vals = [f["val_accuracy"] for f in per_fold if f["val_accuracy"] is not None]
+    metrics["val_accuracy_mean"] = float(np.mean(vals)) if vals else None  # inner validation: for choosing
     epochs = [f["epochs"] for f in per_fold if f["epochs"] is not None]
     if epochs:
         metrics["seconds_per_epoch"] = round(sum(f["fit_seconds"] for f in per_fold) / max(sum(epochs), 1), 4)

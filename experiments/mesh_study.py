@@ -1,0 +1,120 @@
+"""Ablation study of graph-model recipes on a Face Landmarker dataset (CK+48, FER-2013), chosen honestly.
+
+Every variant is trained with ``fer_graph.training.train`` under the dataset's protocol into
+``OUT/<variant>/`` (complete runs are reused, so an interrupted study resumes). Variants are RANKED on their
+inner-validation accuracy (``val_accuracy_mean`` of metrics.json: the validation subjects of each fold, or
+the fixed validation split carved from FER-2013 ``train/``), never on a test fold or on publictest. Test
+accuracy is shown only for the ``--finalists`` best variants and for the baselines (each a final model
+chosen by its own grid search on inner validation).
+
+    python experiments/study.py ...            # baselines, or:
+    python experiments/mesh_study.py --data data/processed/ck48 --out reports/mesh_ck48 \\
+        --variants default,meanmax,drop05 --baselines logreg,blendshape-rf --finalists 2 --workers 2
+
+Writes OUT/ablation.md and OUT/ablation.json (variant, what it changes, validation accuracy, test accuracy
+and macro-F1 for finalists, parameters, train seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from fer_graph.runtime import configure
+
+configure()  # OpenMP settings before torch loads
+
+from fer_graph.config import TrainConfig  # noqa: E402
+from fer_graph.graphs.load import load_processed  # noqa: E402
+from fer_graph.training import train  # noqa: E402
+from fer_graph.training.rundir import is_complete_run  # noqa: E402
+
+#: name -> (what it changes, TrainConfig overrides); "default" is TrainConfig() as fer-graph train uses it
+VARIANTS: dict[str, tuple[str, dict]] = {
+    "default": ("flatten readout (1.9 M parameters on 468 nodes), hidden 64, 3 GAT layers", {}),
+    "meanmax": ("mean+max readout: no landmark-indexed projection", {"readout": "mean+max"}),
+    "meanmax_flatten": ("mean+max and flatten readouts", {"readout": "mean+max+flatten"}),
+    "attention": ("attention readout", {"readout": "attention"}),
+    "drop05": ("dropout 0.5 (blocks, attention, readout, head)", {"dropout": 0.5}),
+    "wd01": ("AdamW weight decay 0.1", {"weight_decay": 0.1}),
+    "hidden32": ("hidden 32: a quarter of the flatten readout", {"hidden": 32}),
+    "layers2": ("2 GAT layers", {"layers": 2}),
+    "noaug": ("no mirror / rotation / scale / noise augmentation", {"augment": False}),
+    "mask05": ("random occlusion of half the training graphs (+ visibility input)", {"mask_augment": 0.5}),
+    "weighted": ("class-weighted loss", {"balance": "weighted"}),
+    "gatv2": ("GATv2 attention", {"extra": {"v2": True}}),
+    "lr1e3": ("learning rate 1e-3", {"lr": 1e-3}),
+}
+
+
+def _row(name: str, what: str, m: dict, finalist: bool) -> dict:
+    params = [f.get("n_parameters") for f in m["per_fold"] if f.get("n_parameters")]
+    return {"variant": name, "changes": what, "val_accuracy": m.get("val_accuracy_mean"),
+            "test_accuracy": m["accuracy_mean"] if finalist else None,
+            "test_accuracy_std": m["accuracy_std"] if finalist else None,
+            "test_macro_f1": m["macro_f1_mean"] if finalist else None,
+            "parameters": params[0] if params else None, "train_s": m["wall_s"], "folds": m["folds"],
+            "protocol": m["protocol"]}
+
+
+def _fmt(v, spec=".3f") -> str:
+    return "—" if v is None else format(v, spec)
+
+
+def _table(rows: list[dict]) -> list[str]:
+    lines = ["| variant | changes | val. accuracy | test accuracy | test macro-F1 | parameters | train s |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        test = "—" if r["test_accuracy"] is None else f"{r['test_accuracy']:.3f} ± {r['test_accuracy_std']:.3f}"
+        lines.append(f"| {r['variant']} | {r['changes']} | {_fmt(r['val_accuracy'])} | {test} | "
+                     f"{_fmt(r['test_macro_f1'])} | {_fmt(r['parameters'], ',')} | {r['train_s']:.0f} |")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--variants", default="default", help=f"comma-separated, from {list(VARIANTS)}")
+    p.add_argument("--baselines", default="", help="comma-separated registered baselines (e.g. logreg,blendshape-rf)")
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--folds", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--finalists", type=int, default=1, help="reveal the test accuracy of the K best variants")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--threads", type=int, default=None)
+    args = p.parse_args(argv)
+    configure(threads=args.threads)
+    names = [v for v in args.variants.split(",") if v]
+    unknown = [v for v in names if v not in VARIANTS]
+    if unknown:
+        p.error(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
+    ds = load_processed(args.data)
+    runs: dict[str, tuple[str, dict]] = {}
+    jobs = [(n, VARIANTS[n][0], TrainConfig(epochs=args.epochs, folds=args.folds, seed=args.seed,
+                                            **VARIANTS[n][1])) for n in names]
+    jobs += [(b, "baseline (grid search on inner validation)", TrainConfig(arch=b, folds=args.folds, seed=args.seed))
+             for b in args.baselines.split(",") if b]
+    for name, what, cfg in jobs:
+        run = args.out / name
+        if not is_complete_run(run):
+            start = time.perf_counter()
+            train(ds, cfg, run, workers=args.workers, force=True)
+            print(f"{name}: trained in {time.perf_counter() - start:.0f} s", flush=True)
+        runs[name] = (what, json.loads((run / "metrics.json").read_text()))
+    ranked = sorted(names, key=lambda n: -(runs[n][1].get("val_accuracy_mean") or 0.0))
+    finalists = set(ranked[: args.finalists]) | {b for b in runs if b not in names}
+    rows = [_row(n, runs[n][0], runs[n][1], n in finalists) for n in ranked + [b for b in runs if b not in names]]
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "ablation.json").write_text(json.dumps(rows, indent=2) + "\n")
+    lines = _table(rows)
+    (args.out / "ablation.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
