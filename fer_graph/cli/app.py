@@ -79,6 +79,7 @@ def build_graphs_cmd(
     workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=0, help="extraction processes (default: all cores)")] = None,
     model: Annotated[Optional[Path], typer.Option("--model", help="Face Landmarker .task file (default: $FER_GRAPH_FACE_LANDMARKER, cache, download)")] = None,
     align: Annotated[bool, typer.Option("--align/--no-align", help="rotate faces so the eye line is horizontal")] = True,
+    pose_align: Annotated[bool, typer.Option("--pose-align", help="rotate faces in 3-D onto the canonical face (head pose removed; needs --include-z, Face Mesh only)")] = False,
     include_z: Annotated[bool, typer.Option("--include-z", help="MediaPipe z as a third node coordinate")] = False,
     include_iris: Annotated[bool, typer.Option("--include-iris", help="keep the 10 iris points (478 nodes)")] = False,
     apex_frames: Annotated[int, typer.Option("--apex-frames", min=1, help="CK+ lands: last K frames of each sequence as samples")] = 1,
@@ -89,7 +90,8 @@ def build_graphs_cmd(
 
     try:
         with rate_progress(console, "Face Landmarker", "img") as on_progress:
-            _, summary = build_graphs(source.value, root, out, workers=workers, model=model, align=align,
+            _, summary = build_graphs(source.value, root, out, workers=workers, model=model,
+                                      align="pose" if pose_align else align,
                                       include_z=include_z, include_iris=include_iris, apex_frames=apex_frames,
                                       force=force, on_progress=on_progress)
     except _ERRORS as exc:

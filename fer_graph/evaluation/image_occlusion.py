@@ -109,7 +109,9 @@ class OccludedDetections:
             raise SweepError(f"{self.model_path}: not the Face Landmarker model {ds.processed_dir} was built with "
                              f"(sha256 {opts['model_sha256']}); occluded and clean landmarks would not compare")
         self.topology = ds.topology
-        self.align = bool(opts.get("align", True))
+        self.align = opts.get("align", True)
+        if self.align == "pose":  # the stored coordinates cannot be turned back into image landmarks
+            raise SweepError(f"{ds.processed_dir}: image occlusion needs a dataset built without --pose-align")
         self.dims = int(ds.meta["node_dims"])
         self.sample_ids = list(ds.sample_ids)
         self._pos, self._center = ds.tensor("pos"), ds.tensor("norm_center").numpy()

@@ -103,7 +103,7 @@ class ExpressionModel:
         self.topology = get_topology(meta["topology"])
         self.features = FeatureSpec.parse(meta["features"])
         self.dims = int(meta["node_dims"])
-        self.align = bool(meta.get("normalization", {}).get("align", True))
+        self.align = meta.get("normalization", {}).get("align", True)  # True, False or "pose"
 
     def __repr__(self) -> str:
         return f"ExpressionModel({str(self.run)!r}, {len(self.models)} model(s), classes={self.classes})"

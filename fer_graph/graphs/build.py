@@ -27,7 +27,7 @@ def build_graphs(
     *,
     workers: int | None = None,
     model: str | os.PathLike | None = None,
-    align: bool = True,
+    align: bool | str = True,
     include_z: bool = False,
     include_iris: bool = False,
     apex_frames: int = 1,
@@ -46,7 +46,8 @@ def build_graphs(
             ``summary.json`` and ``skipped.csv`` (every skipped input with its reason).
         workers: extraction processes for image sources (default: all cores).
         model: Face Landmarker ``.task`` file (see :func:`fer_graph.landmarks.mediapipe_source.resolve_model_path`).
-        align, include_z, include_iris, apex_frames: build options (see the dataset classes).
+        align, include_z, include_iris, apex_frames: build options (see the dataset classes; ``align="pose"``
+            rotates faces in 3-D onto the canonical face, :func:`fer_graph.graphs.normalize.normalize_for_topology`).
         force: rebuild even when an up-to-date processed dataset exists.
         on_progress: ``(done, total)`` callback during landmark extraction.
 

@@ -33,7 +33,8 @@ class ImageFolderGraphs(FaceGraphDataset):
         workers: extraction processes (default: all cores).
         detection: preprocessing and confidence cascade; the default (gray 50% border, tiers 0.5 -> 0.1 ->
             0.01) is the best measured on FER-2013 (``README.md``, Landmark extraction).
-        align, include_z, include_iris: node-feature options.
+        align, include_z, include_iris: node-feature options (``align``: True, False or "pose", see
+            :func:`fer_graph.graphs.normalize.normalize_for_topology`).
         on_progress: ``(done, total)`` callback during extraction.
 
     Items carry ``blendshapes`` (1, 52), ``transform`` (1, 4, 4), ``head_pose`` (1, 3) and ``tier`` (1,).
@@ -44,7 +45,7 @@ class ImageFolderGraphs(FaceGraphDataset):
     source = "mediapipe"
 
     def __init__(self, root: str | os.PathLike, raw_root: str | os.PathLike, *, model: str | os.PathLike | None = None,
-                 workers: int | None = None, detection: DetectionOptions | None = None, align: bool = True,
+                 workers: int | None = None, detection: DetectionOptions | None = None, align: bool | str = True,
                  include_z: bool = False, include_iris: bool = False, transform: Callable | None = None,
                  force_reload: bool = False, on_progress: Callable[[int, int], None] | None = None) -> None:
         self._raw_root = Path(raw_root)

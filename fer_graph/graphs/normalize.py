@@ -7,7 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["NormalizationParams", "normalize_landmarks", "denormalize_landmarks", "eye_centers"]
+__all__ = ["NormalizationParams", "normalize_landmarks", "denormalize_landmarks", "eye_centers", "pose_align",
+           "ALIGN_MODES"]
+
+#: ``align`` values of :func:`normalize_for_topology`: True / "eyes" (level the eye line), False / "none",
+#: "pose" (rotate in 3-D onto the topology's canonical face).
+ALIGN_MODES = ("eyes", "none", "pose")
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,36 @@ def denormalize_landmarks(points: np.ndarray, params: NormalizationParams) -> np
     return out.astype(np.float32)
 
 
-def normalize_for_topology(points: np.ndarray, topology, *, dims: int = 2, align: bool = True
+def pose_align(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Rotate each face about its centroid onto ``reference`` (Kabsch / orthogonal Procrustes, proper
+    rotations only), removing head pose (yaw, pitch, roll); translation and scale are left to
+    :func:`normalize_landmarks`.
+
+    Shapes:
+        points: ``(N, V, 3)`` landmarks in isotropic units, image frame (y down). reference: ``(V, 3)``
+        (e.g. :func:`fer_graph.graphs.canonical.canonical_face`). Returns ``(N, V, 3)`` float64.
+
+    Raises:
+        ValueError: shapes that do not match.
+
+    Reference:
+        Kabsch, "A solution for the best rotation to relate two sets of vectors", Acta Cryst. A32 (1976).
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    ref = np.asarray(reference, dtype=np.float64)
+    if pts.ndim != 3 or pts.shape[2] != 3 or ref.shape != pts.shape[1:]:
+        raise ValueError(f"pose_align: points (N, V, 3) and reference (V, 3) needed; got {pts.shape}, {ref.shape}")
+    center = pts.mean(axis=1, keepdims=True)
+    p = pts - center
+    q = ref - ref.mean(axis=0)
+    u, _, vt = np.linalg.svd(np.einsum("nvi,vj->nij", p, q))  # covariance of each face with the reference
+    d = np.sign(np.linalg.det(u @ vt))  # -1: the best orthogonal map is a reflection; flip its last axis
+    u[:, :, 2] *= d[:, None]
+    rot = u @ vt  # (N, 3, 3): row vectors p @ rot best match q
+    return p @ rot + center
+
+
+def normalize_for_topology(points: np.ndarray, topology, *, dims: int = 2, align: bool | str = True
                            ) -> tuple[np.ndarray, NormalizationParams]:
     """Cut landmarks to a topology's nodes and coordinate dims, then :func:`normalize_landmarks` them with
     its eye indices. The one place datasets and inference turn raw landmarks into node coordinates.
@@ -117,14 +151,25 @@ def normalize_for_topology(points: np.ndarray, topology, *, dims: int = 2, align
             Face Landmarker output for a 468-node topology) and ``D' >= dims``.
         topology: a :class:`fer_graph.graphs.topology.Topology`.
         dims: 2 (x, y) or 3 (x, y, z).
-        align: level the eye line.
+        align: ``True`` / ``"eyes"``: level the eye line; ``False`` / ``"none"``; ``"pose"``: rotate in 3-D
+            onto the topology's canonical face (:func:`pose_align`; head pose removed, needs ``dims=3``).
 
     Raises:
-        ValueError: fewer points or dims than needed, or see :func:`normalize_landmarks`.
+        ValueError: fewer points or dims than needed, an unknown ``align``, ``"pose"`` without z, or see
+            :func:`normalize_landmarks`.
     """
     pts = np.asarray(points)
     if pts.ndim != 3 or pts.shape[1] < topology.num_nodes or pts.shape[2] < dims:
         raise ValueError(f"points of shape {tuple(pts.shape)} do not fit topology {topology.name} "
                          f"({topology.num_nodes} nodes, {dims} dims)")
-    return normalize_landmarks(pts[:, : topology.num_nodes, :dims], right_eye=topology.right_eye,
-                               left_eye=topology.left_eye, align=align)
+    mode = {True: "eyes", False: "none"}.get(align, align) if isinstance(align, bool) else align
+    if mode not in ALIGN_MODES:
+        raise ValueError(f"align={align!r}; expected one of {list(ALIGN_MODES)}")
+    pts = pts[:, : topology.num_nodes, :dims]
+    if mode == "pose":
+        if dims != 3:
+            raise ValueError("align='pose' rotates faces in 3-D: it needs z (dims=3, --include-z)")
+        from .canonical import canonical_face
+
+        pts = pose_align(pts, canonical_face(topology.name))
+    return normalize_landmarks(pts, right_eye=topology.right_eye, left_eye=topology.left_eye, align=mode == "eyes")
