@@ -47,6 +47,10 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "weighted": ("class-weighted loss", {"balance": "weighted"}),
     "gatv2": ("GATv2 attention", {"extra": {"v2": True}}),
     "lr1e3": ("learning rate 1e-3", {"lr": 1e-3}),
+    "hidden16": ("hidden 16", {"hidden": 16}),
+    "hidden32_mmf": ("hidden 32, mean+max and flatten readouts", {"hidden": 32, "readout": "mean+max+flatten"}),
+    "hidden32_mask": ("hidden 32, random occlusion of half the training graphs", {"hidden": 32, "mask_augment": 0.5}),
+    "hidden32_e80": ("hidden 32, 80 epochs", {"hidden": 32, "epochs": 80}),
 }
 
 
@@ -94,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
     ds = load_processed(args.data)
     runs: dict[str, tuple[str, dict]] = {}
-    jobs = [(n, VARIANTS[n][0], TrainConfig(epochs=args.epochs, folds=args.folds, seed=args.seed,
-                                            **VARIANTS[n][1])) for n in names]
+    jobs = [(n, VARIANTS[n][0], TrainConfig(**{"epochs": args.epochs, "folds": args.folds, "seed": args.seed,
+                                               **VARIANTS[n][1]})) for n in names]
     jobs += [(b, "baseline (grid search on inner validation)", TrainConfig(arch=b, folds=args.folds, seed=args.seed))
              for b in args.baselines.split(",") if b]
     for name, what, cfg in jobs:
