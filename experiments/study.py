@@ -25,6 +25,7 @@ configure()  # OpenMP settings before torch loads
 from fer_graph.graphs.load import load_processed  # noqa: E402
 from fer_graph.models import get_model_entry  # noqa: E402
 from fer_graph.training import TrainConfig, train  # noqa: E402
+from fer_graph.training.rundir import is_complete_run  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,14 +71,14 @@ def main(argv: list[str] | None = None) -> int:
             cmd = (f"fer-graph train --data {args.data} --arch {arch} --folds {args.folds} --epochs {args.epochs} "
                    f"--balance {args.balance} --seed {args.seed} --backend {args.backend} --standardize {args.standardize}" + (f" --features {feats}" if feats else "")
                    + (" --refit" if refit else "") + (f" --workers {args.workers}" if args.workers > 1 else "") + f" --out {run}")
-            if (run / "metrics.json").is_file():
+            if is_complete_run(run):
                 m = json.loads((run / "metrics.json").read_text())
             else:
                 start = time.perf_counter()
                 cfg = TrainConfig(arch=arch, features=feats, epochs=args.epochs, folds=args.folds,
                                   balance=args.balance, seed=args.seed, backend=args.backend,
                                   standardize=args.standardize)
-                m = train(ds, cfg, run, refit=refit, workers=args.workers)
+                m = train(ds, cfg, run, refit=refit, workers=args.workers, force=True)  # incomplete: replaced
                 print(f"{tag}: {m['accuracy_mean']:.4f} ± {m['accuracy_std']:.4f} "
                       f"({time.perf_counter() - start:.0f} s)", flush=True)
             rows.append({"arch": arch + (" (refit)" if refit else ""), "kind": entry.kind, "balance": args.balance,

@@ -7,14 +7,19 @@ from enum import Enum
 from typing import Any
 
 __all__ = ["TrainConfig", "Balance", "Standardize", "Backend", "LabelScheme", "DEFAULT_EXTENTS", "DEFAULT_NOISE",
-           "STUDY_MODEL_NAMES", "STUDY_MASK_AUGMENT"]
+           "STUDY_MODELS", "STUDY_MODEL_NAMES", "STUDY_MASK_AUGMENT"]
 
 #: Occlusion sweeps: fractions of the landmarks occluded by BFS patches and random dropout.
 DEFAULT_EXTENTS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 #: Occlusion sweeps: Gaussian landmark noise sigmas, in inter-ocular distances (IOD).
 DEFAULT_NOISE: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2)
-#: Models of the occlusion study (:mod:`fer_graph.evaluation.study`), in table order.
-STUDY_MODEL_NAMES: tuple[str, ...] = ("gat", "gat_mask", "svm", "mlp", "logreg")
+#: Models of the occlusion study (:mod:`fer_graph.evaluation.study`), in table order: name -> (registered
+#: arch, mask-augmented?).
+STUDY_MODELS: dict[str, tuple[str, bool]] = {
+    "gat": ("gat", False), "gat_mask": ("gat", True), "svm": ("svm", False), "mlp": ("mlp", False),
+    "logreg": ("logreg", False),
+}
+STUDY_MODEL_NAMES: tuple[str, ...] = tuple(STUDY_MODELS)
 #: Probability that a training graph of the study's mask-augmented GAT is occluded.
 STUDY_MASK_AUGMENT = 0.5
 

@@ -171,7 +171,8 @@ class RunEvaluator:
         self.folds = self._read_folds(ds, kept)
         self.models = self._load_models()
         first = next(iter(self.models.values()))
-        self.kind, self.reference_strategy = first.kind, first.reference_strategy
+        self.kind, self.reference_strategy, self.supports_removal = (first.kind, first.reference_strategy,
+                                                                     first.supports_removal)
         self.mean_faces = {k: self.x[tr].mean(0) for k, _, tr in self.folds}
         #: ``(V, 2)`` mean normalized landmark positions (IOD units, y down), for drawing
         self.mean_shape = ds.tensor("pos")[kept][..., :2].mean(0).numpy()
@@ -207,7 +208,7 @@ class RunEvaluator:
 
     def supports(self, strategy: str) -> bool:
         """Whether the model can be evaluated under ``strategy`` (removal needs a graph model)."""
-        return strategy != "removal" or self.reference_strategy == "removal"
+        return strategy != "removal" or self.supports_removal
 
     @torch.no_grad()
     def predict(self, occluded: np.ndarray | None, strategy: str, *, noise: float = 0.0,

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .._io import atomic_path
-from .predictor import ExpressionModel, load_fold_models  # noqa: F401  (documented errors)
+from .predictor import ExpressionModel
 
 __all__ = ["predict_path", "plot_prediction"]
 
@@ -33,7 +33,8 @@ def predict_path(inputs: str | os.PathLike, run: str | os.PathLike, *, model: st
 
     Raises:
         ValueError: ``out`` or ``plot`` is an existing folder, or a folder without images.
-        RunNotFoundError, IncompleteRunError, ModelLoadError: see :func:`load_fold_models`.
+        RunNotFoundError, IncompleteRunError, ModelLoadError: see
+            :func:`fer_graph.evaluation.predictor.load_fold_models`.
     """
     inputs = Path(inputs)
     for name, target in (("--out", out), ("--plot", plot)):

@@ -18,16 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from .._io import atomic_path, read_json
-from ..config import STUDY_MASK_AUGMENT, STUDY_MODEL_NAMES, TrainConfig
+from ..config import STUDY_MASK_AUGMENT, STUDY_MODELS, TrainConfig
 from .sweep import run_occlusion_sweep
 
 __all__ = ["STUDY_MODELS", "study_configs", "run_occlusion_study", "REPORT_REGIONS"]
 
-#: Models of the study: name -> (arch, mask-augmented?)
-STUDY_MODELS: dict[str, tuple[str, bool]] = {
-    "gat": ("gat", False), "gat_mask": ("gat", True), "svm": ("svm", False), "mlp": ("mlp", False),
-    "logreg": ("logreg", False),
-}
 #: Region columns of ``occlusion.md``.
 REPORT_REGIONS = ("eyes", "mouth", "left_half", "right_half", "lower_face", "upper_face", "nose", "brows", "jaw")
 

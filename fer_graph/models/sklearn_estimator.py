@@ -82,19 +82,19 @@ class SklearnClassifier(FaceClassifier):
         return np.sort(np.concatenate(parts))
 
     def _search(self, est: Any, grid: dict[str, list], feats: np.ndarray, y: np.ndarray, train: np.ndarray,
-                validation: np.ndarray) -> dict[str, Any]:
-        """The grid setting with the best inner-validation accuracy (first on ties), ``{}`` without a choice."""
+                validation: np.ndarray) -> tuple[dict[str, Any], float | None]:
+        """``(grid setting, its inner-validation accuracy)`` with the best accuracy (first on ties);
+        ``({}, None)`` without a choice."""
         from sklearn.model_selection import GridSearchCV, ParameterGrid, PredefinedSplit
 
         if len(ParameterGrid(grid)) < 2 or not len(validation):
-            return {}
+            return {}, None
         fit_idx = self._oversample(train, y)
         idx = np.concatenate([fit_idx, validation])
         test_fold = np.concatenate([np.full(len(fit_idx), -1), np.zeros(len(validation), dtype=int)])
         search = GridSearchCV(est, grid, scoring="accuracy", cv=PredefinedSplit(test_fold), refit=False)
         search.fit(feats[idx], y[idx])
-        self.val_accuracy_ = float(search.best_score_)
-        return dict(search.best_params_)
+        return dict(search.best_params_), float(search.best_score_)
 
     def fit(self, inputs: ModelInputs, y: np.ndarray, *, train: np.ndarray, validation: np.ndarray,
             on_epoch: Callable[[Any], None] | None = None) -> SklearnClassifier:
@@ -104,11 +104,10 @@ class SklearnClassifier(FaceClassifier):
         est = get_model(self.arch, seed=self.config.seed,
                         class_weight="balanced" if self.config.balance == "weighted" else None)
         feats = flat_features(inputs, blendshapes_only=self.blendshapes_only)
-        self.val_accuracy_: float | None = None
-        self.best_params_ = self._search(est, dict(entry.grid), feats, y, train, validation)
+        self.best_params_, val_accuracy = self._search(est, dict(entry.grid), feats, y, train, validation)
         fit_idx = self._oversample(np.concatenate([train, validation]), y)
         self.estimator_ = clone(est).set_params(**self.best_params_).fit(feats[fit_idx], y[fit_idx])
-        self.fit_info_ = {"params": self.best_params_, "val_accuracy": self.val_accuracy_}
+        self.fit_info_ = {"params": self.best_params_, "val_accuracy": val_accuracy}
         return self
 
     def predict_proba(self, inputs: ModelInputs, *, mask: Tensor | None = None,

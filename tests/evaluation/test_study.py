@@ -13,7 +13,10 @@ from fer_graph.evaluation.study import STUDY_MODELS, study_configs
 
 
 def test_study_models_and_configs():
-    assert tuple(STUDY_MODELS) == STUDY_MODEL_NAMES
+    from fer_graph.models import list_models
+
+    assert STUDY_MODEL_NAMES == ("gat", "gat_mask", "svm", "mlp", "logreg")
+    assert {arch for arch, _ in STUDY_MODELS.values()} <= set(list_models())
     cfgs = study_configs(["gat", "gat_mask", "logreg"], mask_augment=0.3, epochs=7, folds=4, seed=2)
     assert cfgs["gat"].mask_augment == 0.0 and cfgs["gat_mask"].mask_augment == 0.3
     assert cfgs["gat_mask"].epochs == 7 and cfgs["logreg"].epochs != 7  # GNN settings only for GNNs
