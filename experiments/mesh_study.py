@@ -30,6 +30,7 @@ configure()  # OpenMP settings before torch loads
 from fer_graph.config import TrainConfig  # noqa: E402
 from fer_graph.graphs.load import load_processed  # noqa: E402
 from fer_graph.training import train  # noqa: E402
+from fer_graph.training.run import FoldJob, dataset_name, make_folds, prepare_data  # noqa: E402
 from fer_graph.training.rundir import is_complete_run  # noqa: E402
 
 #: name -> (what it changes, TrainConfig overrides); "default" is TrainConfig() as fer-graph train uses it
@@ -51,6 +52,16 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "hidden32_mmf": ("hidden 32, mean+max and flatten readouts", {"hidden": 32, "readout": "mean+max+flatten"}),
     "hidden32_mask": ("hidden 32, random occlusion of half the training graphs", {"hidden": 32, "mask_augment": 0.5}),
     "hidden32_e80": ("hidden 32, 80 epochs", {"hidden": 32, "epochs": 80}),
+    "hidden32_bs64": ("hidden 32, blendshape branch (MLP 64-64) fused before the head",
+                      {"hidden": 32, "graph_hidden": 64}),
+    "hidden32_ema": ("hidden 32, weight average (EMA decay 0.995)", {"hidden": 32, "ema": 0.995}),
+    "hidden32_bs64_ema": ("hidden 32, blendshape branch, weight average",
+                          {"hidden": 32, "graph_hidden": 64, "ema": 0.995}),
+    "hidden16_bs64": ("hidden 16, blendshape branch", {"hidden": 16, "graph_hidden": 64}),
+    "hidden32_mix": ("hidden 32, mixup (Beta 0.2) of coordinates, blendshapes and targets",
+                     {"hidden": 32, "mixup": 0.2}),
+    "hidden32_mix_ema": ("hidden 32, mixup, weight average", {"hidden": 32, "mixup": 0.2, "ema": 0.995}),
+    "hidden64_bs64": ("hidden 64, blendshape branch", {"graph_hidden": 64}),
 }
 
 
@@ -78,6 +89,40 @@ def _table(rows: list[dict]) -> list[str]:
     return lines
 
 
+def _subset_rank(ds, name: str, cfg: TrainConfig, out: Path, n_train: int) -> dict:
+    """Fit one variant on a stratified subset of ``n_train`` inner-training graphs of a hold-out dataset and
+    score it on the whole fixed inner-validation split (no test data touched); cached in OUT/rank.json."""
+    cached = out / "rank.json"
+    if cached.is_file():
+        return json.loads(cached.read_text())
+    from sklearn.model_selection import train_test_split
+
+    data = prepare_data(ds, cfg)
+    protocol, (fold,) = make_folds(ds, data, cfg)
+    if not protocol.startswith("holdout"):
+        raise SystemExit(f"--train-subset needs a hold-out dataset (FER-2013); {dataset_name(ds)} is k-fold")
+    sub = fold.train if n_train >= len(fold.train) else train_test_split(
+        fold.train, train_size=n_train, stratify=data.y[fold.train], random_state=cfg.seed)[0]
+    job = FoldJob(cfg, data.classes, ds.topology, int(ds.meta["node_dims"]), False, data.inputs, data.y,
+                  type(fold)(0, sub, fold.validation, fold.test[:0]))
+    clf, seconds = job.run()
+    info = clf.fit_info_
+    tta = None
+    if hasattr(clf, "mirror_tta"):  # the same fitted GNN, predicting each face and its mirror image
+        clf.mirror_tta = True
+        probs = clf.predict_proba(data.inputs.take(fold.validation))
+        tta = float((probs.argmax(1) == data.y[fold.validation]).mean())
+    result = {"val_accuracy_mean": info["val_accuracy"], "per_fold": [{"n_parameters": info.get("n_parameters")}],
+              "wall_s": seconds, "folds": 1, "protocol": f"{protocol}, inner-train subset {len(sub)}, "
+              f"validation {len(fold.validation)}", "best_epoch": info.get("best_epoch"), "epochs": info.get("epochs"),
+              "val_accuracy_mirror_tta": tta}
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(cached)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, type=Path)
@@ -90,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--finalists", type=int, default=1, help="reveal the test accuracy of the K best variants")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--train-subset", type=int, default=None,
+                   help="hold-out datasets: rank on N inner-training graphs (stratified) and the whole "
+                        "inner-validation split; no test accuracy")
     args = p.parse_args(argv)
     configure(threads=args.threads)
     names = [v for v in args.variants.split(",") if v]
@@ -104,13 +152,17 @@ def main(argv: list[str] | None = None) -> int:
              for b in args.baselines.split(",") if b]
     for name, what, cfg in jobs:
         run = args.out / name
+        if args.train_subset:
+            runs[name] = (what, _subset_rank(ds, name, cfg, run, args.train_subset))
+            print(f"{name}: val {runs[name][1]['val_accuracy_mean']:.3f}, {runs[name][1]['wall_s']:.0f} s", flush=True)
+            continue
         if not is_complete_run(run):
             start = time.perf_counter()
             train(ds, cfg, run, workers=args.workers, force=True)
             print(f"{name}: trained in {time.perf_counter() - start:.0f} s", flush=True)
         runs[name] = (what, json.loads((run / "metrics.json").read_text()))
     ranked = sorted(names, key=lambda n: -(runs[n][1].get("val_accuracy_mean") or 0.0))
-    finalists = set(ranked[: args.finalists]) | {b for b in runs if b not in names}
+    finalists = set() if args.train_subset else set(ranked[: args.finalists]) | {b for b in runs if b not in names}
     rows = [_row(n, runs[n][0], runs[n][1], n in finalists) for n in ranked + [b for b in runs if b not in names]]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "ablation.json").write_text(json.dumps(rows, indent=2) + "\n")

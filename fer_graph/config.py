@@ -80,6 +80,14 @@ class TrainConfig:
             not stored in the checkpoint's model kwargs.
         mask_augment: probability that a training graph is occluded (random region, BFS patch or node
             dropout; removal or masking); > 0 gives the model a visibility input. Fast backend only.
+        graph_hidden: width of the blendshape branch, an MLP the graph attributes pass through before
+            they join the graph readout (0: concatenated as they are).
+        ema: decay of an exponential moving average of the weights, updated after every step; validation,
+            early stopping and the saved model use the average (0: off).
+        mixup: Beta parameter of mixup between training graphs (coordinates, graph attributes and targets
+            mixed; Zhang et al., ICLR 2018); 0: off.
+        mirror_tta: predictions average each face and its mirror image (test-time augmentation; graph
+            attributes mirrored with it).
         extra: further model keyword arguments.
     """
 
@@ -112,6 +120,10 @@ class TrainConfig:
     backend: str = Backend.fast.value
     standardize: str = Standardize.node.value
     mask_augment: float = 0.0
+    graph_hidden: int = 0
+    ema: float = 0.0
+    mixup: float = 0.0
+    mirror_tta: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -123,6 +135,10 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig: {name}={value!r}; expected one of {[e.value for e in enum]}")
             setattr(self, name, value)
         self.exclude = tuple(self.exclude)
+        if self.mixup < 0:
+            raise ValueError(f"TrainConfig: mixup={self.mixup}; expected a Beta parameter >= 0")
+        if not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"TrainConfig: ema={self.ema}; expected a decay in [0, 1)")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (``exclude`` as a list)."""
@@ -136,4 +152,5 @@ class TrainConfig:
                 "num_layers": self.layers, "heads": self.heads, "dropout": self.dropout,
                 "node_embedding": self.node_embedding, "num_nodes": num_nodes, "readout": self.readout,
                 "norm": self.norm, "graph_channels": graph_channels, "standardize": self.standardize,
-                **({"visibility": True} if self.mask_augment > 0 else {}), **self.extra}
+                **({"visibility": True} if self.mask_augment > 0 else {}),
+                **({"graph_hidden": self.graph_hidden} if self.graph_hidden else {}), **self.extra}

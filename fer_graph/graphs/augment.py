@@ -11,7 +11,10 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["mirror", "random_augment"]
+__all__ = ["mirror", "random_augment", "random_flip", "attribute_mirror", "mirror_attributes"]
+
+#: Graph attributes whose sign flips under a horizontal mirror (head yaw and roll); pitch is unchanged.
+_SIGN_FLIPPED = frozenset({"yaw", "roll"})
 
 
 def mirror(x: Tensor, perm: Tensor, dims: int) -> Tensor:
@@ -30,8 +33,47 @@ def mirror(x: Tensor, perm: Tensor, dims: int) -> Tensor:
     return out
 
 
+def attribute_mirror(names: tuple[str, ...] | list[str]) -> tuple[Tensor, Tensor] | None:
+    """How named graph attributes change under a horizontal mirror: ``*Left`` and ``*Right`` blendshapes
+    (MediaPipe names, the subject's sides) swap, ``yaw`` and ``roll`` change sign.
+
+    Returns:
+        ``(perm, sign)``: ``(A,)`` int64 column permutation (an involution) and ``(A,)`` float32 signs, so
+        the mirrored attributes are ``g[:, perm] * sign``; ``None`` for no names.
+    """
+    if not names:
+        return None
+    index = {n: i for i, n in enumerate(names)}
+
+    def partner(n: str) -> str:
+        for a, b in (("Left", "Right"), ("Right", "Left")):
+            if n.endswith(a) and n[: -len(a)] + b in index:
+                return n[: -len(a)] + b
+        return n
+
+    perm = torch.tensor([index[partner(n)] for n in names], dtype=torch.long)
+    sign = torch.tensor([-1.0 if n in _SIGN_FLIPPED else 1.0 for n in names])
+    return perm, sign
+
+
+def mirror_attributes(g: Tensor, flip: Tensor, perm: Tensor, sign: Tensor) -> Tensor:
+    """Mirror the graph attributes ``g`` ``(B, A)`` of the graphs where ``flip`` ``(B,)`` bool is True with
+    ``(perm, sign)`` of :func:`attribute_mirror`; returns a new tensor."""
+    out = g.clone()
+    out[flip] = g[flip][:, perm] * sign
+    return out
+
+
+def random_flip(b: int, p_mirror: float, generator: torch.Generator) -> Tensor:
+    """``(b,)`` bool: which graphs to mirror, each with probability ``p_mirror`` (no draw when it is 0)."""
+    if p_mirror <= 0:
+        return torch.zeros(b, dtype=torch.bool)
+    return torch.rand(b, generator=generator) < p_mirror
+
+
 def random_augment(x: Tensor, *, perm: Tensor, dims: int, generator: torch.Generator, p_mirror: float = 0.5,
-                   rotate_deg: float = 10.0, scale: float = 0.05, noise: float = 0.02) -> Tensor:
+                   rotate_deg: float = 10.0, scale: float = 0.05, noise: float = 0.02,
+                   flip: Tensor | None = None) -> Tensor:
     """Random mirror, in-plane rotation, isotropic scaling and Gaussian coordinate noise, per graph.
 
     Args:
@@ -42,17 +84,18 @@ def random_augment(x: Tensor, *, perm: Tensor, dims: int, generator: torch.Gener
         rotate_deg: rotation angle drawn uniformly in ``[-rotate_deg, rotate_deg]`` degrees.
         scale: scale factor drawn uniformly in ``[1 - scale, 1 + scale]``.
         noise: std of Gaussian noise added to every coordinate, in IOD units.
+        flip: ``(B,)`` bool, the graphs to mirror, drawn beforehand by :func:`random_flip` (to mirror their
+            graph attributes alike); ``None`` draws it here, the same way.
 
     Returns:
         A new tensor of the same shape.
     """
     b = x.shape[0]
     out = x
-    if p_mirror > 0:
-        flip = torch.rand(b, generator=generator) < p_mirror
-        if flip.any():
-            out = out.clone()
-            out[flip] = mirror(out[flip], perm, dims)
+    flip = random_flip(b, p_mirror, generator) if flip is None else flip
+    if flip.any():
+        out = out.clone()
+        out[flip] = mirror(out[flip], perm, dims)
     theta = (torch.rand(b, generator=generator) * 2 - 1) * math.radians(rotate_deg)
     s = 1 + (torch.rand(b, generator=generator) * 2 - 1) * scale
     c, si = (torch.cos(theta) * s)[:, None], (torch.sin(theta) * s)[:, None]

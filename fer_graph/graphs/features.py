@@ -18,10 +18,12 @@ from torch import Tensor
 
 from .dataset import FaceGraphDataset
 
-__all__ = ["FeatureSpec", "NODE_TOKENS", "GRAPH_TOKENS", "default_features"]
+__all__ = ["FeatureSpec", "NODE_TOKENS", "GRAPH_TOKENS", "POSE_NAMES", "default_features"]
 
 NODE_TOKENS = ("apex", "disp")
 GRAPH_TOKENS = ("blendshapes", "pose")
+#: Columns of the ``pose`` token, in order (degrees / 90).
+POSE_NAMES = ("pitch", "yaw", "roll")
 _SYNONYMS = {"coords": "apex", "xy": "apex", "displacement": "disp", "blendshape": "blendshapes", "headpose": "pose"}
 
 
@@ -93,6 +95,13 @@ class FeatureSpec:
                                  f"{'blendshapes' if token == 'blendshapes' else 'head_pose'}=")
             parts.append(torch.as_tensor(value, dtype=torch.float32))
         return torch.cat(parts, dim=-1) if parts else None
+
+    def graph_names(self) -> tuple[str, ...]:
+        """Names of the ``A`` columns of :meth:`graph_from`: the 52 blendshape names
+        (:data:`~fer_graph.landmarks.mediapipe_source.BLENDSHAPE_NAMES`) and ``pitch``, ``yaw``, ``roll``."""
+        from ..landmarks.mediapipe_source import BLENDSHAPE_NAMES
+
+        return tuple(n for t in self.graph for n in (BLENDSHAPE_NAMES if t == "blendshapes" else POSE_NAMES))
 
     def node_features(self, ds: FaceGraphDataset) -> Tensor:
         """``(G, V, F)`` float32 node features of every graph of ``ds`` (F = tokens x coordinate dims)."""

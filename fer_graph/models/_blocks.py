@@ -89,7 +89,7 @@ class ClassifierBase(nn.Module):
                  num_layers: int = 3, heads: int = 4, dropout: float = 0.3, residual: bool = True,
                  norm: str = "layer", readout: str = "mean+max", graph_channels: int = 0,
                  num_nodes: int | None = None, node_embedding: int = 0, standardize: str = "channel",
-                 visibility: bool = False) -> None:
+                 visibility: bool = False, graph_hidden: int = 0) -> None:
         super().__init__()
         _check_args(type(self).__name__, conv, hidden_channels, heads, norm, readout, num_nodes, node_embedding,
                     standardize)
@@ -98,6 +98,7 @@ class ClassifierBase(nn.Module):
         self.dropout, self.residual, self.norm_type, self.readout = dropout, residual, norm, readout
         self.graph_channels, self.num_nodes, self.node_embedding_dim = graph_channels, num_nodes, node_embedding
         self.standardize, self.visibility = standardize, visibility
+        self.graph_hidden = graph_hidden if graph_channels else 0
         shape = (num_nodes, in_channels) if standardize == "node" else (in_channels,)
         self.register_buffer("x_mean", torch.zeros(shape))
         self.register_buffer("x_std", torch.ones(shape))
@@ -119,9 +120,13 @@ class ClassifierBase(nn.Module):
                         if "flatten" in readout else None)
         pooled = hidden_channels * len(readout.split("+"))
         self.head = nn.Sequential(
-            nn.Linear(pooled + graph_channels, hidden_channels), nn.ELU(), nn.Dropout(dropout),
+            nn.Linear(pooled + (self.graph_hidden or graph_channels), hidden_channels), nn.ELU(), nn.Dropout(dropout),
             nn.Linear(hidden_channels, num_classes),
         )
+        # registered last: the state_dict keys of the other modules keep their order
+        self.graph_mlp = (nn.Sequential(nn.Linear(graph_channels, self.graph_hidden), nn.ELU(),
+                                        nn.Linear(self.graph_hidden, self.graph_hidden), nn.ELU())
+                          if self.graph_hidden else None)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -169,7 +174,8 @@ class ClassifierBase(nn.Module):
 
     def _classify(self, pooled: list[Tensor], graph_attr: Tensor | None,
                   generator: torch.Generator | None = None) -> Tensor:
-        """The MLP head on the concatenated readouts and standardized graph attributes; its dropout draws
+        """The MLP head on the concatenated readouts and standardized graph attributes (through the graph
+        branch ``graph_mlp`` when the model has one); its dropout draws
         from ``generator`` (None: torch's default generator, as ``nn.Dropout``).
 
         Shapes:
@@ -183,7 +189,8 @@ class ClassifierBase(nn.Module):
             if graph_attr is None:
                 raise ValueError(f"{type(self).__name__}: built with graph_channels={self.graph_channels}, "
                                  "forward needs graph_attr")
-            z = torch.cat([z, (graph_attr - self.g_mean) / self.g_std], dim=-1)
+            g = (graph_attr - self.g_mean) / self.g_std
+            z = torch.cat([z, g if self.graph_mlp is None else self.graph_mlp(g)], dim=-1)
         first, act, drop, last = self.head
         return last(dropout(act(first(z)), drop.p, drop.training, generator))
 

@@ -1,5 +1,6 @@
 """The GNN training loop on fixed-topology data (dense ``(G, V, F)`` features): AdamW, cosine decay, early
-stopping on an inner validation split, augmentation and random occlusion."""
+stopping on an inner validation split, augmentation, random occlusion, mixup and an optional exponential
+moving average of the weights (Polyak averaging; ``torch.optim.swa_utils``)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import torch
 import torch.nn.functional as F
 from sklearn.utils.class_weight import compute_class_weight
 from torch import Tensor
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .._random import check_rng, seeded_call, torch_generator
 from ..config import TrainConfig
-from ..graphs.augment import random_augment
+from ..graphs.augment import attribute_mirror, mirror_attributes, random_augment, random_flip
 from ..graphs.batching import FixedTopologyBatcher
 from ..graphs.topology import Topology
 from .registry import get_model
@@ -103,6 +105,14 @@ class _Loop:
     gen: torch.Generator
     mask_rng: np.random.Generator
     mirror: Tensor
+    attr_mirror: tuple[Tensor, Tensor] | None = None
+    ema: AveragedModel | None = None
+    mix_rng: np.random.Generator | None = None
+
+    @property
+    def evaluated(self) -> torch.nn.Module:
+        """The module validated and kept: the weight average when there is one, else the trained module."""
+        return self.model if self.ema is None else self.ema.module
 
 
 def _occlusion_batch(loop: _Loop, n: int) -> tuple[Tensor | None, Tensor | None]:
@@ -113,6 +123,22 @@ def _occlusion_batch(loop: _Loop, n: int) -> tuple[Tensor | None, Tensor | None]
     removed = occ & torch.from_numpy(loop.mask_rng.random(n) < 0.5)[:, None]
     # the model zeroes unseen landmarks itself (in standardized space) and ignores removed ones
     return (~removed if removed.any() else None), ~occ
+
+
+def _loss(loop: _Loop, logits: Tensor, y: Tensor) -> Tensor:
+    return F.cross_entropy(logits, y, weight=loop.weight, label_smoothing=loop.config.label_smoothing)
+
+
+def _mixup(loop: _Loop, xb: Tensor, ga: Tensor | None) -> tuple[Tensor, Tensor | None, Tensor | None, float]:
+    """Mixup (Zhang et al., ICLR 2018) of a batch with a shuffled copy of itself: node features and graph
+    attributes mixed with ``lam ~ Beta(a, a)``; returns ``(xb, ga, partner order or None, lam)``."""
+    a = loop.config.mixup
+    if not a or len(xb) < 2:
+        return xb, ga, None, 1.0
+    lam = float(loop.mix_rng.beta(a, a))
+    partner = torch.from_numpy(loop.mix_rng.permutation(len(xb)))
+    mixed = None if ga is None else lam * ga + (1 - lam) * ga[partner]
+    return lam * xb + (1 - lam) * xb[partner], mixed, partner, lam
 
 
 def _train_epoch(loop: _Loop, train_idx: Tensor, y_train: np.ndarray) -> float:
@@ -126,17 +152,24 @@ def _train_epoch(loop: _Loop, train_idx: Tensor, y_train: np.ndarray) -> float:
         if len(idx) < 2 and cfg.norm == "batch":
             continue
         xb = loop.x[idx]
-        if cfg.augment:
-            xb = random_augment(xb, perm=loop.mirror, dims=loop.dims,
-                                generator=loop.gen, p_mirror=cfg.p_mirror, rotate_deg=cfg.rotate_deg,
-                                scale=cfg.scale, noise=cfg.noise)
-        present, visible = _occlusion_batch(loop, len(idx)) if cfg.mask_augment else (None, None)
         ga = loop.graph_attr[idx] if loop.graph_attr is not None else None
+        if cfg.augment:
+            flip = random_flip(len(idx), cfg.p_mirror, loop.gen)
+            xb = random_augment(xb, perm=loop.mirror, dims=loop.dims, generator=loop.gen, p_mirror=cfg.p_mirror,
+                                rotate_deg=cfg.rotate_deg, scale=cfg.scale, noise=cfg.noise, flip=flip)
+            if ga is not None and loop.attr_mirror is not None and flip.any():
+                ga = mirror_attributes(ga, flip, *loop.attr_mirror)
+        present, visible = _occlusion_batch(loop, len(idx)) if cfg.mask_augment else (None, None)
+        xb, ga, partner, lam = _mixup(loop, xb, ga)
         logits = _logits(model, xb, ga, loop.topology, loop.batcher, mask=present, visible=visible)
-        loss = F.cross_entropy(logits, loop.y[idx], weight=loop.weight, label_smoothing=cfg.label_smoothing)
+        loss = _loss(loop, logits, loop.y[idx])
+        if partner is not None:
+            loss = lam * loss + (1 - lam) * _loss(loop, logits, loop.y[idx][partner])
         loop.opt.zero_grad(set_to_none=True)
         loss.backward()
         loop.opt.step()
+        if loop.ema is not None:
+            loop.ema.update_parameters(model)
         total += float(loss.detach()) * len(idx)
         count += len(idx)
     return total / max(count, 1)
@@ -147,13 +180,14 @@ def _validate(loop: _Loop, val_idx: np.ndarray) -> tuple[float, float]:
     if not len(val_idx):
         return float("nan"), float("nan")
     ga = loop.graph_attr[val_idx] if loop.graph_attr is not None else None
-    probs = module_proba(loop.model, loop.x[val_idx], ga, loop.topology)
+    probs = module_proba(loop.evaluated, loop.x[val_idx], ga, loop.topology)
     y_val = loop.y[val_idx]
     return float(F.nll_loss(torch.log(probs.clamp_min(1e-9)), y_val)), float((probs.argmax(1) == y_val).float().mean())
 
 
 def _new_loop(x: Tensor, graph_attr: Tensor | None, y: np.ndarray, train_idx: np.ndarray, *, topology: Topology,
-              num_classes: int, config: TrainConfig, dims: int) -> tuple[_Loop, dict, torch.Generator]:
+              num_classes: int, config: TrainConfig, dims: int,
+              graph_names: tuple[str, ...] = ()) -> tuple[_Loop, dict, torch.Generator]:
     """Build the module (initialised from ``config.seed``), its standardization, optimiser and streams."""
     kwargs = config.model_kwargs(x.shape[-1], num_classes, 0 if graph_attr is None else graph_attr.shape[-1],
                                  topology.num_nodes)
@@ -166,12 +200,16 @@ def _new_loop(x: Tensor, graph_attr: Tensor | None, y: np.ndarray, train_idx: np
     weight = class_weights(y[train_idx], num_classes) if config.balance == "weighted" else None
     loop = _Loop(model, opt, config, topology, _batcher(model, topology), x, graph_attr,
                  torch.as_tensor(y, dtype=torch.long), weight, dims, torch_generator(config.seed),
-                 check_rng(config.seed), torch.as_tensor(topology.mirror, dtype=torch.long))
+                 check_rng(config.seed), torch.as_tensor(topology.mirror, dtype=torch.long),
+                 attribute_mirror(graph_names) if graph_attr is not None else None,
+                 AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True)
+                 if config.ema else None, np.random.default_rng([config.seed, 1]))
     return loop, kwargs, init
 
 
 def fit_module(x: Tensor, graph_attr: Tensor | None, y: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray,
                *, topology: Topology, num_classes: int, config: TrainConfig, dims: int,
+               graph_names: tuple[str, ...] = (),
                on_epoch: Callable[[EpochLog], None] | None = None) -> tuple[torch.nn.Module, list[EpochLog], dict]:
     """Train a registered GNN on ``train_idx``, early-stopping on ``val_idx``.
 
@@ -181,6 +219,8 @@ def fit_module(x: Tensor, graph_attr: Tensor | None, y: np.ndarray, train_idx: n
         topology: the shared topology (edges, mirror permutation); num_classes: C.
         config: hyper-parameters (its seed gives initialisation, dropout, batching and augmentation).
         dims: coordinate dims per feature token (2 or 3), for augmentation.
+        graph_names: names of the graph-attribute columns; named blendshapes and head pose are mirrored
+            with the landmarks (:func:`fer_graph.graphs.augment.attribute_mirror`).
         on_epoch: called after every epoch.
 
     Returns:
@@ -192,7 +232,7 @@ def fit_module(x: Tensor, graph_attr: Tensor | None, y: np.ndarray, train_idx: n
     if config.mask_augment and config.backend != "fast":
         raise ValueError(f"--mask-augment needs the fast backend (node masks); got backend {config.backend!r}")
     loop, kwargs, init = _new_loop(x, graph_attr, y, train_idx, topology=topology, num_classes=num_classes,
-                             config=config, dims=dims)
+                             config=config, dims=dims, graph_names=graph_names)
     # dropout (torch's and PyG's functional dropout, the fused kernels' seeds) draws from torch's default
     # generator: the loop runs in a scoped copy of it that continues the initialisation's stream
     logs = seeded_call(lambda: _run_epochs(loop, train_idx, val_idx, y, on_epoch), init)
@@ -201,11 +241,12 @@ def fit_module(x: Tensor, graph_attr: Tensor | None, y: np.ndarray, train_idx: n
 
 def _run_epochs(loop: _Loop, train_idx: np.ndarray, val_idx: np.ndarray, y: np.ndarray,
                 on_epoch: Callable[[EpochLog], None] | None) -> list[EpochLog]:
-    """Epochs with cosine decay and early stopping; leaves the best epoch's weights in the model."""
+    """Epochs with cosine decay and early stopping; leaves the best epoch's weights (of the weight average,
+    with ``config.ema``) in the model."""
     cfg = loop.config
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(loop.opt, T_max=max(cfg.epochs, 1))
     tr = torch.as_tensor(train_idx, dtype=torch.long)
-    best, best_state, stale, logs = (-1.0, float("inf")), copy.deepcopy(loop.model.state_dict()), 0, []
+    best, best_state, stale, logs = (-1.0, float("inf")), copy.deepcopy(loop.evaluated.state_dict()), 0, []
     for epoch in range(1, cfg.epochs + 1):
         train_loss = _train_epoch(loop, tr, y[train_idx])
         sched.step()
@@ -214,7 +255,7 @@ def _run_epochs(loop: _Loop, train_idx: np.ndarray, val_idx: np.ndarray, y: np.n
         if on_epoch is not None:
             on_epoch(logs[-1])
         if not len(val_idx) or (val_acc, -val_loss) > (best[0], -best[1]):
-            best, best_state, stale = (val_acc, val_loss), copy.deepcopy(loop.model.state_dict()), 0
+            best, best_state, stale = (val_acc, val_loss), copy.deepcopy(loop.evaluated.state_dict()), 0
         else:
             stale += 1
             if stale >= cfg.patience:

@@ -36,11 +36,14 @@ class ModelInputs:
         x: ``(G, V, F)`` float32 node features (normalized coordinates, IOD units; displacements).
         graph_attr: ``(G, A)`` float32 graph attributes (blendshapes, head pose) or ``None``.
         blendshapes: ``(G, 52)`` float32 MediaPipe blendshape scores in [0, 1], or ``None``.
+        graph_names: names of the ``A`` graph-attribute columns (blendshape names, ``pitch``/``yaw``/``roll``);
+            empty when unknown. Training mirrors the attributes with the landmarks only when they are named.
     """
 
     x: Tensor
     graph_attr: Tensor | None = None
     blendshapes: Tensor | None = None
+    graph_names: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.x)
@@ -51,7 +54,7 @@ class ModelInputs:
         under feature spec ``spec`` (:class:`~fer_graph.graphs.features.FeatureSpec`); blendshapes when the
         dataset has them."""
         bs = ds.tensor("blendshapes") if "blendshapes" in ds.meta["attributes"] else None
-        inputs = cls(spec.node_features(ds), spec.graph_features(ds), bs)
+        inputs = cls(spec.node_features(ds), spec.graph_features(ds), bs, spec.graph_names())
         return inputs if index is None else inputs.take(index)
 
     def take(self, idx: np.ndarray | Tensor | slice) -> ModelInputs:
@@ -59,7 +62,7 @@ class ModelInputs:
         if not isinstance(idx, slice):
             idx = torch.as_tensor(np.asarray(idx), dtype=torch.long)
         return ModelInputs(self.x[idx], None if self.graph_attr is None else self.graph_attr[idx],
-                           None if self.blendshapes is None else self.blendshapes[idx])
+                           None if self.blendshapes is None else self.blendshapes[idx], self.graph_names)
 
 
 class FaceClassifier(ABC):

@@ -44,6 +44,8 @@ class GraphClassifier(ClassifierBase):
             ``+``-joined combination such as ``"mean+max+flatten"``.
         graph_channels: size A of graph-level attributes (blendshapes, head pose) concatenated to the
             readout before the head; 0 for none.
+        graph_hidden: width of a two-layer ELU MLP the standardized graph attributes pass through before
+            that concatenation (a late-fused blendshape branch); 0 concatenates them as they are.
         num_nodes: V; with ``node_embedding > 0`` every landmark gets a learned identity vector of that
             size added to its input (landmark graphs have fixed node identities that plain message passing
             cannot see).

@@ -15,6 +15,7 @@ from torch import Tensor
 
 from .. import __version__
 from .._io import atomic_path
+from ..graphs.augment import attribute_mirror, mirror, mirror_attributes
 from ..graphs.topology import Topology, get_topology
 from ._gnn_fit import EpochLog, fit_module, module_proba
 from .estimator import FaceClassifier, ModelInputs, ModelLoadError
@@ -36,6 +37,9 @@ class GNNClassifier(FaceClassifier):
 
     Attributes:
         module_: the fitted ``torch.nn.Module`` (eval mode); model_kwargs_: its builder arguments.
+        mirror_tta: ``predict_proba`` averages the probabilities of each face and its mirror image
+            (``config.mirror_tta``; stored in the checkpoint).
+        graph_names_: names of the graph-attribute columns seen in ``fit`` (mirrored with the face).
     """
 
     kind = "gnn"
@@ -48,11 +52,14 @@ class GNNClassifier(FaceClassifier):
         self.config, self.topology, self.dims, self.refit = config, topology, dims, refit
         self.module_: torch.nn.Module | None = None
         self.model_kwargs_: dict[str, Any] = {}
+        self.mirror_tta = bool(getattr(config, "mirror_tta", False))
+        self.graph_names_: tuple[str, ...] = ()
 
     def fit(self, inputs: ModelInputs, y: np.ndarray, *, train: np.ndarray, validation: np.ndarray,
             on_epoch: Callable[[EpochLog], None] | None = None) -> GNNClassifier:
         """Early-stop on ``validation``; with ``refit``, retrain on ``train + validation``."""
-        common = dict(topology=self.topology, num_classes=len(self.classes_), dims=self.dims)
+        common = dict(topology=self.topology, num_classes=len(self.classes_), dims=self.dims,
+                      graph_names=inputs.graph_names)
         module, logs, kwargs = fit_module(inputs.x, inputs.graph_attr, y, train, validation, config=self.config,
                                           on_epoch=on_epoch, **common)
         best = max(logs, key=lambda l: (l.val_accuracy, -l.val_loss))
@@ -64,7 +71,7 @@ class GNNClassifier(FaceClassifier):
                 inputs.x, inputs.graph_attr, y, np.sort(np.concatenate([train, validation])),
                 np.array([], dtype=np.int64), config=replace(self.config, epochs=best_epoch), **common)
             refit_epochs = len(refit_logs)
-        self.module_, self.model_kwargs_ = module, kwargs
+        self.module_, self.model_kwargs_, self.graph_names_ = module, kwargs, tuple(inputs.graph_names)
         self.fit_info_ = {"logs": logs, "best_epoch": best_epoch, "epochs": len(logs) + refit_epochs,
                           "refit": self.refit, "val_accuracy": float(best.val_accuracy),
                           "n_parameters": sum(p.numel() for p in module.parameters())}
@@ -73,14 +80,23 @@ class GNNClassifier(FaceClassifier):
     @torch.no_grad()
     def predict_proba(self, inputs: ModelInputs, *, mask: Tensor | None = None,
                       visible: Tensor | None = None) -> np.ndarray:
-        return module_proba(self.module_, inputs.x, inputs.graph_attr, self.topology, mask=mask,
-                            visible=visible).numpy()
+        probs = module_proba(self.module_, inputs.x, inputs.graph_attr, self.topology, mask=mask, visible=visible)
+        if self.mirror_tta:
+            perm = torch.as_tensor(self.topology.mirror, dtype=torch.long)
+            ga, attr = inputs.graph_attr, attribute_mirror(self.graph_names_)
+            if ga is not None and attr is not None:
+                ga = mirror_attributes(ga, torch.ones(len(ga), dtype=torch.bool), *attr)
+            probs = (probs + module_proba(self.module_, mirror(inputs.x, perm, self.dims), ga, self.topology,
+                                          mask=None if mask is None else mask[:, perm],
+                                          visible=None if visible is None else visible[:, perm])) / 2
+        return probs.numpy()
 
     def save(self, path: str | os.PathLike, meta: dict[str, Any]) -> Path:
         path = Path(path).with_suffix(self.suffix)
         save_checkpoint(path, self.module_, {**meta, "arch": self.arch, "model_kwargs": self.model_kwargs_,
                                              "classes": self.classes_, "best_epoch": self.fit_info_.get("best_epoch"),
-                                             "refit": self.refit})
+                                             "refit": self.refit, "mirror_tta": self.mirror_tta,
+                                             "graph_names": list(self.graph_names_)})
         return path
 
     @classmethod
@@ -90,6 +106,7 @@ class GNNClassifier(FaceClassifier):
         clf = cls(meta["arch"], None, classes=list(meta["classes"]), topology=get_topology(meta["topology"]),
                   dims=int(meta["node_dims"]), refit=bool(meta.get("refit", False)))
         clf.module_, clf.model_kwargs_ = module, dict(meta["model_kwargs"])
+        clf.mirror_tta, clf.graph_names_ = bool(meta.get("mirror_tta", False)), tuple(meta.get("graph_names", ()))
         return clf, meta
 
     def __getstate__(self) -> dict[str, Any]:  # the module pickles as its weights (worker processes)
