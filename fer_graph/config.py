@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
-__all__ = ["TrainConfig", "Balance", "Standardize", "Backend", "LabelScheme", "DEFAULT_EXTENTS", "DEFAULT_NOISE",
+__all__ = ["TrainConfig", "GNN_RECIPES", "Balance", "Standardize", "Backend", "LabelScheme", "DEFAULT_EXTENTS", "DEFAULT_NOISE",
            "STUDY_MODELS", "STUDY_MODEL_NAMES", "STUDY_MASK_AUGMENT"]
 
 #: Occlusion sweeps: fractions of the landmarks occluded by BFS patches and random dropout.
@@ -22,6 +22,13 @@ STUDY_MODELS: dict[str, tuple[str, bool]] = {
 STUDY_MODEL_NAMES: tuple[str, ...] = tuple(STUDY_MODELS)
 #: Probability that a training graph of the study's mask-augmented GAT is occluded.
 STUDY_MASK_AUGMENT = 0.5
+
+
+#: Default GNN hyper-parameters per landmark topology, over the :class:`TrainConfig` field defaults (which are
+#: the 68-point recipe). Chosen on inner validation; the ablation behind each is in docs/results.md.
+GNN_RECIPES: dict[str, dict[str, Any]] = {
+    "mediapipe468": {},
+}
 
 
 class Balance(str, Enum):
@@ -139,6 +146,22 @@ class TrainConfig:
             raise ValueError(f"TrainConfig: mixup={self.mixup}; expected a Beta parameter >= 0")
         if not 0.0 <= self.ema < 1.0:
             raise ValueError(f"TrainConfig: ema={self.ema}; expected a decay in [0, 1)")
+
+    @classmethod
+    def for_topology(cls, topology: str, **given: Any) -> TrainConfig:
+        """The config of a run on graphs of ``topology`` (``"ibug68"``, ``"mediapipe468"``...): the field
+        defaults, then that topology's :data:`GNN_RECIPES` entry when ``arch`` is a GNN, then ``given``
+        (values that are ``None`` count as not given).
+
+        Raises:
+            ValueError: as the constructor; unknown ``arch`` (the registered names are listed).
+        """
+        from .models.registry import get_model_entry
+
+        given = {k: v for k, v in given.items() if v is not None}
+        arch = given.get("arch", cls.arch)
+        recipe = GNN_RECIPES.get(topology, {}) if get_model_entry(arch).kind == "gnn" else {}
+        return cls(**{**recipe, **given})
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (``exclude`` as a list)."""

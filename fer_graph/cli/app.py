@@ -101,28 +101,31 @@ def build_graphs_cmd(
     console.print(f"summary: {out_dir / 'summary.json'}   skipped inputs: {out_dir / 'skipped.csv'}")
 
 
+_RECIPE = "default: the dataset topology's GNN recipe (fer_graph.config.GNN_RECIPES)"
+
+
 @app.command("train")
 def train_cmd(
     data: Annotated[Path, typer.Option("--data", "-d", help="processed dataset: a build-graphs OUT folder or its processed/<...> folder")],
     out: Annotated[Path, typer.Option("--out", "-o", help="run directory")],
     arch: Annotated[str, typer.Option("--arch", "-a", help="model: " + ", ".join(list_models()))] = _D.arch,
     folds: Annotated[int, typer.Option("--folds", "-k", min=2, help="subject-independent folds (CK+ protocols)")] = _D.folds,
-    epochs: Annotated[int, typer.Option("--epochs", min=1)] = _D.epochs,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help=_RECIPE)] = None,
     balance: Annotated[Balance, typer.Option("--balance")] = Balance(_D.balance),
     labels: Annotated[LabelScheme, typer.Option("--labels")] = LabelScheme(_D.labels),
     exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="drop a class (repeatable)")] = None,
     features: Annotated[Optional[str], typer.Option("--features", help="e.g. apex, disp, apex+disp, apex+blendshapes")] = None,
     seed: Annotated[int, typer.Option("--seed")] = _D.seed,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = _D.batch_size,
-    hidden: Annotated[int, typer.Option("--hidden", min=4)] = _D.hidden,
-    layers: Annotated[int, typer.Option("--layers", min=1)] = _D.layers,
-    readout: Annotated[str, typer.Option("--readout", help="flatten, mean+max, attention, mean+max+flatten")] = _D.readout,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help=_RECIPE)] = None,
+    hidden: Annotated[Optional[int], typer.Option("--hidden", min=4, help=_RECIPE)] = None,
+    layers: Annotated[Optional[int], typer.Option("--layers", min=1, help=_RECIPE)] = None,
+    readout: Annotated[Optional[str], typer.Option("--readout", help="flatten, mean+max, attention, mean+max+flatten; " + _RECIPE)] = None,
     augment: Annotated[bool, typer.Option("--augment/--no-augment")] = _D.augment,
     standardize: Annotated[Standardize, typer.Option("--standardize", help="node: deviations from the training mean face, per landmark; channel: one mean/std per coordinate channel")] = Standardize(_D.standardize),
     backend: Annotated[Backend, typer.Option("--backend", help="GNN layers: fast (dense fixed-topology) or pyg")] = Backend(_D.backend),
     refit: Annotated[bool, typer.Option("--refit", help="GNNs: retrain on all training subjects at the epoch early stopping chose")] = False,
     force: Annotated[bool, typer.Option("--force", help="replace an existing run directory whole (kept until the new run is complete)")] = False,
-    mask_augment: Annotated[float, typer.Option("--mask-augment", min=0.0, max=1.0, help="GNNs: probability of occluding a training graph (random region, BFS patch or node dropout; removal or masking); adds a visibility input")] = _D.mask_augment,
+    mask_augment: Annotated[Optional[float], typer.Option("--mask-augment", min=0.0, max=1.0, help="GNNs: probability of occluding a training graph (random region, BFS patch or node dropout; removal or masking); adds a visibility input; " + _RECIPE)] = None,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="folds fitted at once in worker processes, each with an even share of the torch threads (same results)")] = 1,
 ) -> None:
     """Train and evaluate a model under the dataset's protocol; writes RUN/metrics.json and friends."""
@@ -132,12 +135,13 @@ def train_cmd(
     if arch not in list_models():
         _fail(ValueError(f"--arch {arch!r}; expected one of {list_models()}"))
     try:
-        cfg = TrainConfig(arch=arch, folds=folds, epochs=epochs, balance=balance, labels=labels,
-                          exclude=tuple(exclude or ()), features=features, seed=seed, batch_size=batch_size,
-                          hidden=hidden, layers=layers, augment=augment, backend=backend, standardize=standardize,
-                          mask_augment=mask_augment, readout=readout)
         ds = load_processed(data)
-        with train_progress(console, arch, epochs) as (on_fold, on_epoch):
+        cfg = TrainConfig.for_topology(ds.meta["topology"], arch=arch, folds=folds, epochs=epochs, balance=balance,
+                                       labels=labels, exclude=tuple(exclude or ()), features=features, seed=seed,
+                                       batch_size=batch_size, hidden=hidden, layers=layers, augment=augment,
+                                       backend=backend, standardize=standardize, mask_augment=mask_augment,
+                                       readout=readout)
+        with train_progress(console, arch, cfg.epochs) as (on_fold, on_epoch):
             metrics = train(ds, cfg, out, on_fold=on_fold, on_epoch=on_epoch, refit=refit, workers=workers,
                             force=force)
     except _ERRORS as exc:

@@ -131,3 +131,16 @@ def test_mirror_tta_averages_a_face_and_its_mirror_image(tmp_path, synthetic_mes
                                                           "node_dims": 2}))
     assert loaded.mirror_tta and loaded.graph_names_ == BLENDSHAPE_NAMES
     np.testing.assert_allclose(loaded.predict_proba(inputs), both, atol=1e-6)
+
+
+def test_a_topology_recipe_applies_to_gnns_below_explicit_values(monkeypatch):
+    import fer_graph.config as config
+
+    monkeypatch.setitem(config.GNN_RECIPES, "mediapipe468", {"hidden": 24, "epochs": 7})
+    cfg = TrainConfig.for_topology("mediapipe468", arch="gat", epochs=None, seed=3)
+    assert (cfg.hidden, cfg.epochs, cfg.seed) == (24, 7, 3)
+    assert TrainConfig.for_topology("mediapipe468", arch="gat", hidden=40).hidden == 40
+    assert TrainConfig.for_topology("ibug68", arch="gat") == TrainConfig()
+    assert TrainConfig.for_topology("mediapipe468", arch="logreg").hidden == TrainConfig().hidden
+    with pytest.raises(ValueError, match="nope"):
+        TrainConfig.for_topology("mediapipe468", arch="nope")
