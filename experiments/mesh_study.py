@@ -61,6 +61,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "hidden32_mix": ("hidden 32, mixup (Beta 0.2) of coordinates, blendshapes and targets",
                      {"hidden": 32, "mixup": 0.2}),
     "hidden32_mix_ema": ("hidden 32, mixup, weight average", {"hidden": 32, "mixup": 0.2, "ema": 0.995}),
+    "hidden32_tta": ("hidden 32, mirror test-time augmentation (validation and test)",
+                     {"hidden": 32, "mirror_tta": True}),
     "hidden64_bs64": ("hidden 64, blendshape branch", {"graph_hidden": 64}),
 }
 

@@ -93,8 +93,8 @@ class TrainConfig:
             early stopping and the saved model use the average (0: off).
         mixup: Beta parameter of mixup between training graphs (coordinates, graph attributes and targets
             mixed; Zhang et al., ICLR 2018); 0: off.
-        mirror_tta: predictions average each face and its mirror image (test-time augmentation; graph
-            attributes mirrored with it).
+        mirror_tta: validation and predictions average each face and its mirror image (test-time
+            augmentation; graph attributes mirrored with it).
         extra: further model keyword arguments.
     """
 

@@ -15,9 +15,9 @@ from torch import Tensor
 
 from .. import __version__
 from .._io import atomic_path
-from ..graphs.augment import attribute_mirror, mirror, mirror_attributes
+from ..graphs.augment import attribute_mirror
 from ..graphs.topology import Topology, get_topology
-from ._gnn_fit import EpochLog, fit_module, module_proba
+from ._gnn_fit import EpochLog, fit_module, mirror_tta_proba, module_proba
 from .estimator import FaceClassifier, ModelInputs, ModelLoadError
 from .registry import get_model
 
@@ -80,16 +80,11 @@ class GNNClassifier(FaceClassifier):
     @torch.no_grad()
     def predict_proba(self, inputs: ModelInputs, *, mask: Tensor | None = None,
                       visible: Tensor | None = None) -> np.ndarray:
-        probs = module_proba(self.module_, inputs.x, inputs.graph_attr, self.topology, mask=mask, visible=visible)
-        if self.mirror_tta:
-            perm = torch.as_tensor(self.topology.mirror, dtype=torch.long)
-            ga, attr = inputs.graph_attr, attribute_mirror(self.graph_names_)
-            if ga is not None and attr is not None:
-                ga = mirror_attributes(ga, torch.ones(len(ga), dtype=torch.bool), *attr)
-            probs = (probs + module_proba(self.module_, mirror(inputs.x, perm, self.dims), ga, self.topology,
-                                          mask=None if mask is None else mask[:, perm],
-                                          visible=None if visible is None else visible[:, perm])) / 2
-        return probs.numpy()
+        if not self.mirror_tta:
+            return module_proba(self.module_, inputs.x, inputs.graph_attr, self.topology, mask=mask,
+                                visible=visible).numpy()
+        return mirror_tta_proba(self.module_, inputs.x, inputs.graph_attr, self.topology, dims=self.dims,
+                                attr_mirror=attribute_mirror(self.graph_names_), mask=mask, visible=visible).numpy()
 
     def save(self, path: str | os.PathLike, meta: dict[str, Any]) -> Path:
         path = Path(path).with_suffix(self.suffix)
