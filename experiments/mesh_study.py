@@ -10,6 +10,12 @@ chosen by its own grid search on inner validation).
     python experiments/study.py ...            # baselines, or:
     python experiments/mesh_study.py --data data/processed/ck48 --out reports/mesh_ck48 \\
         --variants default,meanmax,drop05 --baselines logreg,blendshape-rf --finalists 2 --workers 2
+    python experiments/mesh_study.py --data data/processed/fer2013_pose --out reports/mesh_fer_s8k \\
+        --train-subset 8000 --epochs 20 --variants hidden32,hidden32_mix --baselines blendshape-rf
+
+``--train-subset N`` (FER-2013) is the fast ranking protocol: each variant trains on a stratified subset of N
+inner-training graphs and is scored on the whole fixed inner-validation split (cached in OUT/<variant>/
+rank.json, with the mirror test-time-augmented validation accuracy of the same GNN); no test data is read.
 
 Writes OUT/ablation.md and OUT/ablation.json (variant, what it changes, validation accuracy, test accuracy
 and macro-F1 for finalists, parameters, train seconds).
@@ -61,6 +67,10 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "hidden32_mix": ("hidden 32, mixup (Beta 0.2) of coordinates, blendshapes and targets",
                      {"hidden": 32, "mixup": 0.2}),
     "hidden32_mix_ema": ("hidden 32, mixup, weight average", {"hidden": 32, "mixup": 0.2, "ema": 0.995}),
+    "hidden32_asinh": ("hidden 32, blendshapes through asinh(b / 0.01) before standardization",
+                       {"hidden": 32, "graph_asinh": 0.01}),
+    "hidden32_asinh_bs64": ("hidden 32, asinh blendshapes, blendshape branch",
+                            {"hidden": 32, "graph_asinh": 0.01, "graph_hidden": 64}),
     "hidden32_tta": ("hidden 32, mirror test-time augmentation (validation and test)",
                      {"hidden": 32, "mirror_tta": True}),
     "hidden64_bs64": ("hidden 64, blendshape branch", {"graph_hidden": 64}),

@@ -89,6 +89,8 @@ class TrainConfig:
             dropout; removal or masking); > 0 gives the model a visibility input. Fast backend only.
         graph_hidden: width of the blendshape branch, an MLP the graph attributes pass through before
             they join the graph readout (0: concatenated as they are).
+        graph_asinh: scale s of ``asinh(g / s)`` applied to the graph attributes before standardization
+            (blendshape scores are skewed towards 0); 0: none.
         ema: decay of an exponential moving average of the weights, updated after every step; validation,
             early stopping and the saved model use the average (0: off).
         mixup: Beta parameter of mixup between training graphs (coordinates, graph attributes and targets
@@ -128,6 +130,7 @@ class TrainConfig:
     standardize: str = Standardize.node.value
     mask_augment: float = 0.0
     graph_hidden: int = 0
+    graph_asinh: float = 0.0
     ema: float = 0.0
     mixup: float = 0.0
     mirror_tta: bool = False
@@ -176,4 +179,5 @@ class TrainConfig:
                 "node_embedding": self.node_embedding, "num_nodes": num_nodes, "readout": self.readout,
                 "norm": self.norm, "graph_channels": graph_channels, "standardize": self.standardize,
                 **({"visibility": True} if self.mask_augment > 0 else {}),
-                **({"graph_hidden": self.graph_hidden} if self.graph_hidden else {}), **self.extra}
+                **({"graph_hidden": self.graph_hidden} if self.graph_hidden else {}),
+                **({"graph_asinh": self.graph_asinh} if self.graph_asinh else {}), **self.extra}

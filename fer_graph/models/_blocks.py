@@ -89,7 +89,7 @@ class ClassifierBase(nn.Module):
                  num_layers: int = 3, heads: int = 4, dropout: float = 0.3, residual: bool = True,
                  norm: str = "layer", readout: str = "mean+max", graph_channels: int = 0,
                  num_nodes: int | None = None, node_embedding: int = 0, standardize: str = "channel",
-                 visibility: bool = False, graph_hidden: int = 0) -> None:
+                 visibility: bool = False, graph_hidden: int = 0, graph_asinh: float = 0.0) -> None:
         super().__init__()
         _check_args(type(self).__name__, conv, hidden_channels, heads, norm, readout, num_nodes, node_embedding,
                     standardize)
@@ -99,6 +99,7 @@ class ClassifierBase(nn.Module):
         self.graph_channels, self.num_nodes, self.node_embedding_dim = graph_channels, num_nodes, node_embedding
         self.standardize, self.visibility = standardize, visibility
         self.graph_hidden = graph_hidden if graph_channels else 0
+        self.graph_asinh = float(graph_asinh)
         shape = (num_nodes, in_channels) if standardize == "node" else (in_channels,)
         self.register_buffer("x_mean", torch.zeros(shape))
         self.register_buffer("x_std", torch.ones(shape))
@@ -148,9 +149,14 @@ class ClassifierBase(nn.Module):
         self.x_mean.copy_(flat.mean(0).float())
         self.x_std.copy_(flat.std(0).clamp_min(1e-6).float())
         if graph_attr is not None and self.graph_channels:
-            g = graph_attr.double()
+            g = self._graph_transform(graph_attr).double()
             self.g_mean.copy_(g.mean(0).float())
             self.g_std.copy_(g.std(0).clamp_min(1e-6).float())
+
+    def _graph_transform(self, g: Tensor) -> Tensor:
+        """``asinh(g / graph_asinh)`` when ``graph_asinh > 0`` (log-like for scores far above the scale,
+        linear near 0, signed: spreads the blendshape scores, most of which sit near 0), else ``g``."""
+        return torch.asinh(g / self.graph_asinh) if self.graph_asinh > 0 else g
 
     def _embed(self, h: Tensor, visible: Tensor | None, identity: Tensor | None, seen: Tensor | None) -> Tensor:
         """The input layer on standardized features ``h``, their landmark identity vectors and visibility.
@@ -189,7 +195,7 @@ class ClassifierBase(nn.Module):
             if graph_attr is None:
                 raise ValueError(f"{type(self).__name__}: built with graph_channels={self.graph_channels}, "
                                  "forward needs graph_attr")
-            g = (graph_attr - self.g_mean) / self.g_std
+            g = (self._graph_transform(graph_attr) - self.g_mean) / self.g_std
             z = torch.cat([z, g if self.graph_mlp is None else self.graph_mlp(g)], dim=-1)
         first, act, drop, last = self.head
         return last(dropout(act(first(z)), drop.p, drop.training, generator))

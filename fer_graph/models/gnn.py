@@ -46,6 +46,8 @@ class GraphClassifier(ClassifierBase):
             readout before the head; 0 for none.
         graph_hidden: width of a two-layer ELU MLP the standardized graph attributes pass through before
             that concatenation (a late-fused blendshape branch); 0 concatenates them as they are.
+        graph_asinh: scale ``s`` of the transform ``asinh(g / s)`` applied to graph attributes before their
+            standardization (0: none).
         num_nodes: V; with ``node_embedding > 0`` every landmark gets a learned identity vector of that
             size added to its input (landmark graphs have fixed node identities that plain message passing
             cannot see).

@@ -144,3 +144,15 @@ def test_a_topology_recipe_applies_to_gnns_below_explicit_values(monkeypatch):
     assert TrainConfig.for_topology("mediapipe468", arch="logreg").hidden == TrainConfig().hidden
     with pytest.raises(ValueError, match="nope"):
         TrainConfig.for_topology("mediapipe468", arch="nope")
+
+
+def test_graph_asinh_standardizes_the_transformed_attributes():
+    kw = dict(in_channels=2, num_classes=3, hidden_channels=8, num_layers=1, heads=2, graph_channels=4,
+              num_nodes=468, readout="mean+max", standardize="node", backend="fast")
+    model = get_model("gat", **kw, graph_asinh=0.01)
+    g = torch.rand(50, 4) ** 4  # skewed towards 0, like blendshape scores
+    model.set_standardization(torch.randn(50, 468, 2), g)
+    t = torch.asinh(g.double() / 0.01)
+    torch.testing.assert_close(model.g_mean, t.mean(0).float())
+    torch.testing.assert_close(model.g_std, t.std(0).float())
+    assert get_model("gat", **kw).graph_asinh == 0.0
