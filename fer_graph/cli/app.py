@@ -70,6 +70,14 @@ def _csv_names(text: str | None, default: list[str]) -> list[str]:
     return [] if text.strip().lower() == "none" else [t.strip() for t in text.split(",") if t.strip()]
 
 
+def _build_align(source: str, pose_align: bool | None, align: bool, include_z: bool | None) -> bool | str:
+    """``align`` of :func:`~fer_graph.graphs.build.build_graphs`: pose alignment unless turned off (Face
+    Mesh sources, 3-D), else the eye-line roll ``--align/--no-align``."""
+    if pose_align is None:
+        pose_align = source == "mediapipe" and include_z is not False and align
+    return "pose" if pose_align else align
+
+
 @app.command("build-graphs")
 def build_graphs_cmd(
     source: Annotated[Source, typer.Option("--source", "-s", help="landmark source")],
@@ -78,9 +86,9 @@ def build_graphs_cmd(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="output folder (default: data/processed/<name>)")] = None,
     workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=0, help="extraction processes (default: all cores)")] = None,
     model: Annotated[Optional[Path], typer.Option("--model", help="Face Landmarker .task file (default: $FER_GRAPH_FACE_LANDMARKER, cache, download)")] = None,
-    align: Annotated[bool, typer.Option("--align/--no-align", help="rotate faces so the eye line is horizontal")] = True,
-    pose_align: Annotated[bool, typer.Option("--pose-align", help="rotate faces in 3-D onto the canonical face (head pose removed; needs --include-z, Face Mesh only)")] = False,
-    include_z: Annotated[bool, typer.Option("--include-z", help="MediaPipe z as a third node coordinate")] = False,
+    align: Annotated[bool, typer.Option("--align/--no-align", help="rotate faces so the eye line is horizontal (2-D graphs)")] = True,
+    pose_align: Annotated[Optional[bool], typer.Option("--pose-align/--no-pose-align", help="rotate faces in 3-D onto the canonical face (head pose removed; Face Mesh only; implies --include-z) [default: on for --source mediapipe]")] = None,
+    include_z: Annotated[Optional[bool], typer.Option("--include-z/--no-include-z", help="MediaPipe z as a third node coordinate [default: with --pose-align]")] = None,
     include_iris: Annotated[bool, typer.Option("--include-iris", help="keep the 10 iris points (478 nodes)")] = False,
     apex_frames: Annotated[int, typer.Option("--apex-frames", min=1, help="CK+ lands: last K frames of each sequence as samples")] = 1,
     force: Annotated[bool, typer.Option("--force", help="rebuild even if an up-to-date dataset exists")] = False,
@@ -91,7 +99,7 @@ def build_graphs_cmd(
     try:
         with rate_progress(console, "Face Landmarker", "img") as on_progress:
             _, summary = build_graphs(source.value, root, out, workers=workers, model=model,
-                                      align="pose" if pose_align else align,
+                                      align=_build_align(source.value, pose_align, align, include_z),
                                       include_z=include_z, include_iris=include_iris, apex_frames=apex_frames,
                                       force=force, on_progress=on_progress)
     except _ERRORS as exc:

@@ -27,8 +27,8 @@ def build_graphs(
     *,
     workers: int | None = None,
     model: str | os.PathLike | None = None,
-    align: bool | str = True,
-    include_z: bool = False,
+    align: bool | str | None = None,
+    include_z: bool | None = None,
     include_iris: bool = False,
     apex_frames: int = 1,
     force: bool = False,
@@ -48,6 +48,9 @@ def build_graphs(
         model: Face Landmarker ``.task`` file (see :func:`fer_graph.landmarks.mediapipe_source.resolve_model_path`).
         align, include_z, include_iris, apex_frames: build options (see the dataset classes; ``align="pose"``
             rotates faces in 3-D onto the canonical face, :func:`fer_graph.graphs.normalize.normalize_for_topology`).
+            Defaults (``None``): ``"mediapipe"`` builds 3-D pose-aligned graphs (``align="pose"``,
+            ``include_z=True``: the better inputs in docs/results.md), other sources 2-D eye-aligned ones;
+            ``align="pose"`` implies ``include_z``.
         force: rebuild even when an up-to-date processed dataset exists.
         on_progress: ``(done, total)`` callback during landmark extraction.
 
@@ -65,6 +68,9 @@ def build_graphs(
     """
     if source not in SOURCES:
         raise ValueError(f"source={source!r}; expected one of {list(SOURCES)}")
+    if align is None:
+        align = "pose" if source == "mediapipe" and include_z is not False else True
+    include_z = align == "pose" if include_z is None else include_z
     path = resolve_dataset_path(root, _DEFAULT_ROOTS.get(source))
     out_dir = Path(out) if out is not None else default_output_dir(path)
     start = time.perf_counter()

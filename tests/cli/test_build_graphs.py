@@ -58,3 +58,14 @@ def test_errors_are_one_clear_line(tmp_path):
     assert result.exit_code == 1
     assert "error:" in result.output and "emotion.csv" in result.output
     assert "Traceback" not in result.output
+
+
+def test_face_mesh_sources_default_to_pose_aligned_3d_graphs():
+    from fer_graph.cli.app import _build_align
+
+    assert _build_align("mediapipe", None, True, None) == "pose"
+    assert _build_align("mediapipe", None, True, False) is True  # --no-include-z: 2-D, eye-aligned
+    assert _build_align("mediapipe", False, True, None) is True
+    assert _build_align("mediapipe", None, False, None) is False  # --no-align: raw coordinates
+    assert _build_align("csv", None, True, None) is True and _build_align("ck-lands", None, True, None) is True
+    assert _build_align("csv", True, True, True) == "pose"

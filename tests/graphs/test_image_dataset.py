@@ -30,6 +30,8 @@ def test_build_graphs_summary_for_images(tmp_path, ck48_subset, model_path):
     ds, summary = build_graphs("mediapipe", ck48_subset, tmp_path / "o", workers=0, model=model_path)
     assert summary["detection_rate"] == {"ck48": 1.0} and summary["subjects"] == len(_subjects(ck48_subset))
     assert summary["images_per_s"] > 0 and summary["nodes"] == 468 and summary["edges"] == 1322
+    # Face Mesh builds default to 3-D graphs rotated onto the canonical face
+    assert summary["node_dims"] == 3 and ds.meta["options"]["align"] == "pose" and ds.tensor("pos").shape[-1] == 3
     again, s2 = build_graphs("mediapipe", ck48_subset, tmp_path / "o", workers=0, model=model_path)
     assert not s2["rebuilt"]
     assert json.loads((tmp_path / "o" / "summary.json").read_text())["graphs"] == 18
