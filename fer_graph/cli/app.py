@@ -144,7 +144,7 @@ def train_cmd(
         _fail(ValueError(f"--arch {arch!r}; expected one of {list_models()}"))
     try:
         ds = load_processed(data)
-        cfg = TrainConfig.for_topology(ds.meta["topology"], arch=arch, folds=folds, epochs=epochs, balance=balance,
+        cfg = TrainConfig.for_topology(ds.meta["topology"], len(ds), arch=arch, folds=folds, epochs=epochs, balance=balance,
                                        labels=labels, exclude=tuple(exclude or ()), features=features, seed=seed,
                                        batch_size=batch_size, hidden=hidden, layers=layers, augment=augment,
                                        backend=backend, standardize=standardize, mask_augment=mask_augment,

@@ -140,6 +140,9 @@ def test_a_topology_recipe_applies_to_gnns_below_explicit_values(monkeypatch):
     cfg = TrainConfig.for_topology("mediapipe468", arch="gat", epochs=None, seed=3)
     assert (cfg.hidden, cfg.epochs, cfg.seed) == (24, 7, 3)
     assert TrainConfig.for_topology("mediapipe468", arch="gat", hidden=40).hidden == 40
+    assert TrainConfig.for_topology("mediapipe468", config.LARGE_DATASET_GRAPHS + 1, arch="gat").epochs == \
+        config.LARGE_DATASET_EPOCHS
+    assert TrainConfig.for_topology("mediapipe468", 50_000, arch="gat", epochs=3).epochs == 3
     assert TrainConfig.for_topology("ibug68", arch="gat") == TrainConfig()
     assert TrainConfig.for_topology("mediapipe468", arch="logreg").hidden == TrainConfig().hidden
     with pytest.raises(ValueError, match="nope"):
