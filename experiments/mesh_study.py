@@ -27,12 +27,14 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from fer_graph.runtime import configure
 
 configure()  # OpenMP settings before torch loads
 
+from fer_graph._io import write_json  # noqa: E402
 from fer_graph.config import TrainConfig  # noqa: E402
 from fer_graph.graphs.load import load_processed  # noqa: E402
 from fer_graph.training import train  # noqa: E402
@@ -118,7 +120,7 @@ def _subset_rank(ds, name: str, cfg: TrainConfig, out: Path, n_train: int) -> di
     sub = fold.train if n_train >= len(fold.train) else train_test_split(
         fold.train, train_size=n_train, stratify=data.y[fold.train], random_state=cfg.seed)[0]
     job = FoldJob(cfg, data.classes, ds.topology, int(ds.meta["node_dims"]), False, data.inputs, data.y,
-                  type(fold)(0, sub, fold.validation, fold.test[:0]))
+                  replace(fold, train=sub, test=fold.test[:0]))
     clf, seconds = job.run()
     info = clf.fit_info_
     tta = None
@@ -131,9 +133,7 @@ def _subset_rank(ds, name: str, cfg: TrainConfig, out: Path, n_train: int) -> di
               f"validation {len(fold.validation)}", "best_epoch": info.get("best_epoch"), "epochs": info.get("epochs"),
               "val_accuracy_mirror_tta": tta}
     out.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    tmp.replace(cached)
+    write_json(cached, result)
     return result
 
 

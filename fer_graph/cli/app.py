@@ -71,11 +71,14 @@ def _csv_names(text: str | None, default: list[str]) -> list[str]:
 
 
 def _build_align(source: str, pose_align: bool | None, align: bool, include_z: bool | None) -> bool | str:
-    """``align`` of :func:`~fer_graph.graphs.build.build_graphs`: pose alignment unless turned off (Face
-    Mesh sources, 3-D), else the eye-line roll ``--align/--no-align``."""
-    if pose_align is None:
-        pose_align = source == "mediapipe" and include_z is not False and align
-    return "pose" if pose_align else align
+    """``align`` of :func:`~fer_graph.graphs.build.build_graphs` for the flags: ``--pose-align`` /
+    ``--no-pose-align`` when given, ``--no-align`` (raw coordinates), else the source's default
+    (:func:`~fer_graph.graphs.build.resolve_alignment`)."""
+    from ..graphs.build import resolve_alignment
+
+    if pose_align is not None or not align:
+        return "pose" if pose_align else align
+    return resolve_alignment(source, None, include_z)[0]
 
 
 @app.command("build-graphs")

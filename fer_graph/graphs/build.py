@@ -13,7 +13,7 @@ from .._io import write_json
 from ..paths import default_output_dir, resolve_dataset_path
 from .dataset import CKLandsGraphs, FaceGraphDataset, LandmarkCSVGraphs, write_skipped_csv
 
-__all__ = ["SOURCES", "build_graphs", "summarize"]
+__all__ = ["SOURCES", "build_graphs", "resolve_alignment", "summarize"]
 
 #: Landmark sources accepted by :func:`build_graphs` (and ``fer-graph build-graphs --source``).
 SOURCES: tuple[str, ...] = ("ck-lands", "mediapipe", "csv")
@@ -68,9 +68,7 @@ def build_graphs(
     """
     if source not in SOURCES:
         raise ValueError(f"source={source!r}; expected one of {list(SOURCES)}")
-    if align is None:
-        align = "pose" if source == "mediapipe" and include_z is not False else True
-    include_z = align == "pose" if include_z is None else include_z
+    align, include_z = resolve_alignment(source, align, include_z)
     path = resolve_dataset_path(root, _DEFAULT_ROOTS.get(source))
     out_dir = Path(out) if out is not None else default_output_dir(path)
     start = time.perf_counter()
@@ -89,6 +87,14 @@ def build_graphs(
     write_json(out_dir / "summary.json", summary)
     write_skipped_csv(out_dir / "skipped.csv", ds.meta.get("skipped", []))
     return ds, summary
+
+
+def resolve_alignment(source: str, align: bool | str | None, include_z: bool | None) -> tuple[bool | str, bool]:
+    """``(align, include_z)`` of a build: ``None`` values take the source's defaults — ``"mediapipe"``:
+    ``("pose", True)`` unless ``include_z`` is False; other sources ``(True, False)``; ``"pose"`` implies z."""
+    if align is None:
+        align = "pose" if source == "mediapipe" and include_z is not False else True
+    return align, align == "pose" if include_z is None else include_z
 
 
 def summarize(ds: FaceGraphDataset, *, wall_s: float) -> dict[str, Any]:

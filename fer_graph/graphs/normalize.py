@@ -162,7 +162,7 @@ def normalize_for_topology(points: np.ndarray, topology, *, dims: int = 2, align
     if pts.ndim != 3 or pts.shape[1] < topology.num_nodes or pts.shape[2] < dims:
         raise ValueError(f"points of shape {tuple(pts.shape)} do not fit topology {topology.name} "
                          f"({topology.num_nodes} nodes, {dims} dims)")
-    mode = {True: "eyes", False: "none"}.get(align, align) if isinstance(align, bool) else align
+    mode = "eyes" if align is True else "none" if align is False else align
     if mode not in ALIGN_MODES:
         raise ValueError(f"align={align!r}; expected one of {list(ALIGN_MODES)}")
     pts = pts[:, : topology.num_nodes, :dims]

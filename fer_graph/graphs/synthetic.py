@@ -25,9 +25,8 @@ import numpy as np
 
 from ..labels import CANONICAL_LABELS, CK_LANDS_CODES
 from ..landmarks._types import LandmarkSet
-from . import _ibug68
 from . import topology as T
-from .canonical import CANONICAL_FACE_468, canonical_face
+from .canonical import canonical_face
 from .dataset import FaceGraphDataset
 
 __all__ = [
@@ -87,11 +86,6 @@ _LIPS = {
 
 
 # ------------------------------------------------------------------------------------------ geometry
-def _canonical(topology: str) -> np.ndarray:
-    """``(V, 3)`` float64 neutral face in IOD units, image frame (:func:`fer_graph.graphs.canonical.canonical_face`)."""
-    return canonical_face(topology)
-
-
 def _mouth_frame(face: np.ndarray, topology: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Mouth nodes, their x relative to the mouth half-width ``u``, lower-lip weight (1 lower lip, 0 upper,
     0.5 corners; other mouth nodes take their nearest lip point's) and the mouth centre ``(x, y)``."""
@@ -152,7 +146,7 @@ def _upper_fields(d: dict[str, np.ndarray], face: np.ndarray, topology: str) -> 
 def _action_fields(topology: str) -> np.ndarray:
     """``(A, V, 3)`` float64 displacement field of each action of ``_ACTIONS`` on the canonical face,
     image frame, peak about 1 (IOD units per unit of ``class_sep``); read-only."""
-    face = _canonical(topology)
+    face = canonical_face(topology)
     d = {a: np.zeros_like(face) for a in _ACTIONS}
     _mouth_fields(d, face, topology)
     _upper_fields(d, face, topology)
@@ -271,7 +265,7 @@ def _check_args(topology, classes, split, n_subjects, samples_per_class, frames,
 def _draw_subject(gen: np.random.Generator, topology: str, identity: float, image_size: tuple[int, int],
                   name: str) -> dict:
     """Identity shape (IOD units, image frame), head pose (degrees), size and position of one subject."""
-    base = _canonical(topology)
+    base = canonical_face(topology)
     depth = 0.0 if topology == "ibug68" else 1.0  # the 68-point face stays flat
     face = base * (1.0 + gen.normal(0, 0.05, 3)) + gen.normal(0, identity, base.shape) * (1.0, 1.0, depth)
     pose = gen.normal(0, (4.0, 5.0, 3.0))

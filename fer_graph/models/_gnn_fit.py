@@ -22,7 +22,7 @@ from ..graphs.batching import FixedTopologyBatcher
 from ..graphs.topology import Topology
 from .registry import get_model
 
-__all__ = ["EpochLog", "fit_module", "module_proba", "mirror_tta_proba"]
+__all__ = ["EpochLog", "fit_module", "module_proba", "mirrored_proba"]
 
 
 @dataclass
@@ -88,21 +88,24 @@ def module_proba(model: torch.nn.Module, x: Tensor, graph_attr: Tensor | None, t
     return torch.cat(out) if out else torch.zeros(0, getattr(model, "num_classes", 0))
 
 
-def mirror_tta_proba(model: torch.nn.Module, x: Tensor, graph_attr: Tensor | None, topology: Topology, *, dims: int,
-                     attr_mirror: tuple[Tensor, Tensor] | None, mask: Tensor | None = None,
-                     visible: Tensor | None = None) -> Tensor:
-    """Mirror test-time augmentation: the mean of :func:`module_proba` on each face and on its mirror image
-    (landmarks permuted with ``topology.mirror`` and x negated; graph attributes mirrored with
-    ``attr_mirror`` of :func:`fer_graph.graphs.augment.attribute_mirror`, unchanged when it is None).
+def mirrored_proba(model: torch.nn.Module, x: Tensor, graph_attr: Tensor | None, topology: Topology, *,
+                   mirror_dims: int = 0, attr_mirror: tuple[Tensor, Tensor] | None = None,
+                   mask: Tensor | None = None, visible: Tensor | None = None) -> Tensor:
+    """:func:`module_proba`, or with ``mirror_dims`` (the coordinate dims, 2 or 3) mirror test-time
+    augmentation: the mean over each face and its mirror image (landmarks permuted with ``topology.mirror``
+    and x negated; graph attributes mirrored with ``attr_mirror`` of
+    :func:`fer_graph.graphs.augment.attribute_mirror`, unchanged when it is None).
 
     Shapes: as :func:`module_proba`; returns ``(G, C)``.
     """
+    plain = module_proba(model, x, graph_attr, topology, mask=mask, visible=visible)
+    if not mirror_dims:
+        return plain
     perm = torch.as_tensor(topology.mirror, dtype=torch.long)
     flipped = graph_attr
     if graph_attr is not None and attr_mirror is not None:
         flipped = mirror_attributes(graph_attr, torch.ones(len(graph_attr), dtype=torch.bool), *attr_mirror)
-    plain = module_proba(model, x, graph_attr, topology, mask=mask, visible=visible)
-    return (plain + module_proba(model, mirror(x, perm, dims), flipped, topology,
+    return (plain + module_proba(model, mirror(x, perm, mirror_dims), flipped, topology,
                                  mask=None if mask is None else mask[:, perm],
                                  visible=None if visible is None else visible[:, perm])) / 2
 
@@ -199,11 +202,8 @@ def _validate(loop: _Loop, val_idx: np.ndarray) -> tuple[float, float]:
     if not len(val_idx):
         return float("nan"), float("nan")
     ga = loop.graph_attr[val_idx] if loop.graph_attr is not None else None
-    if loop.config.mirror_tta:
-        probs = mirror_tta_proba(loop.evaluated, loop.x[val_idx], ga, loop.topology, dims=loop.dims,
-                                 attr_mirror=loop.attr_mirror)
-    else:
-        probs = module_proba(loop.evaluated, loop.x[val_idx], ga, loop.topology)
+    probs = mirrored_proba(loop.evaluated, loop.x[val_idx], ga, loop.topology, attr_mirror=loop.attr_mirror,
+                           mirror_dims=loop.dims if loop.config.mirror_tta else 0)
     y_val = loop.y[val_idx]
     return float(F.nll_loss(torch.log(probs.clamp_min(1e-9)), y_val)), float((probs.argmax(1) == y_val).float().mean())
 

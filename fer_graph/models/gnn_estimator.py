@@ -17,7 +17,7 @@ from .. import __version__
 from .._io import atomic_path
 from ..graphs.augment import attribute_mirror
 from ..graphs.topology import Topology, get_topology
-from ._gnn_fit import EpochLog, fit_module, mirror_tta_proba, module_proba
+from ._gnn_fit import EpochLog, fit_module, mirrored_proba
 from .estimator import FaceClassifier, ModelInputs, ModelLoadError
 from .registry import get_model
 
@@ -80,11 +80,9 @@ class GNNClassifier(FaceClassifier):
     @torch.no_grad()
     def predict_proba(self, inputs: ModelInputs, *, mask: Tensor | None = None,
                       visible: Tensor | None = None) -> np.ndarray:
-        if not self.mirror_tta:
-            return module_proba(self.module_, inputs.x, inputs.graph_attr, self.topology, mask=mask,
-                                visible=visible).numpy()
-        return mirror_tta_proba(self.module_, inputs.x, inputs.graph_attr, self.topology, dims=self.dims,
-                                attr_mirror=attribute_mirror(self.graph_names_), mask=mask, visible=visible).numpy()
+        return mirrored_proba(self.module_, inputs.x, inputs.graph_attr, self.topology, mask=mask, visible=visible,
+                              mirror_dims=self.dims if self.mirror_tta else 0,
+                              attr_mirror=attribute_mirror(self.graph_names_)).numpy()
 
     def save(self, path: str | os.PathLike, meta: dict[str, Any]) -> Path:
         path = Path(path).with_suffix(self.suffix)

@@ -209,5 +209,6 @@ def test_train_blendshape_rf_holdout(tmp_path, synthetic_mesh_holdout):
 
 def test_frozen_canonical_face_matches_model(model_path):
     from fer_graph.graphs._canonical_face import read_canonical_face
+    from fer_graph.graphs.canonical import CANONICAL_FACE_468
 
-    np.testing.assert_allclose(np.asarray(S.CANONICAL_FACE_468), read_canonical_face(model_path), atol=0.0051)
+    np.testing.assert_allclose(np.asarray(CANONICAL_FACE_468), read_canonical_face(model_path), atol=0.0051)

@@ -93,7 +93,7 @@ def test_mirror_is_an_involution_swapping_eyes(topo):
 
 def test_mirror_468_derives_from_the_canonical_face():
     from fer_graph.graphs._canonical_face import mirror_permutation
-    from fer_graph.graphs.synthetic import CANONICAL_FACE_468
+    from fer_graph.graphs.canonical import CANONICAL_FACE_468
 
     face = np.asarray(CANONICAL_FACE_468, dtype=np.float64)
     assert face.shape == (468, 3)

@@ -141,7 +141,7 @@ def test_unknown_region_or_topology_raise_value_error():
 
 
 def test_frozen_mediapipe_regions_rederive_from_the_canonical_face():
-    from fer_graph.graphs.synthetic import CANONICAL_FACE_468
+    from fer_graph.graphs.canonical import CANONICAL_FACE_468
 
     face = np.asarray(CANONICAL_FACE_468, dtype=np.float64)
     assert int(np.argmax(face[:, 2])) == R.NOSE_TIP_468  # the most anterior point
@@ -175,7 +175,7 @@ def test_gallery_mediapipe_rows(tmp_path, monkeypatch):
     import matplotlib.image as mpimg
 
     from fer_graph.graphs import _canonical_face
-    from fer_graph.graphs.synthetic import CANONICAL_FACE_468
+    from fer_graph.graphs.canonical import CANONICAL_FACE_468
 
     read = []
     monkeypatch.setattr(_canonical_face, "read_canonical_face",
