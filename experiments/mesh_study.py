@@ -78,6 +78,36 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "hidden32_tta": ("hidden 32, mirror test-time augmentation (validation and test)",
                      {"hidden": 32, "mirror_tta": True}),
     "hidden64_bs64": ("hidden 64, blendshape branch", {"graph_hidden": 64}),
+    "hidden32_mirror": ("hidden 32, mirror augmentation only (no rotation, scaling or noise)",
+                        {"hidden": 32, "rotate_deg": 0.0, "scale": 0.0, "noise": 0.0}),
+    "hidden32_noaug": ("hidden 32, no augmentation", {"hidden": 32, "augment": False}),
+    "hidden32_light": ("hidden 32, light augmentation (mirror, rotation 3°, scale 2%, noise 0.005 IOD)",
+                       {"hidden": 32, "rotate_deg": 3.0, "scale": 0.02, "noise": 0.005}),
+    "hidden32_mirror_drop0": ("hidden 32, mirror augmentation only, no dropout",
+                              {"hidden": 32, "rotate_deg": 0.0, "scale": 0.0, "noise": 0.0, "dropout": 0.0}),
+    "hidden32_mirror_lr5e3": ("hidden 32, mirror augmentation only, learning rate 5e-3",
+                              {"hidden": 32, "rotate_deg": 0.0, "scale": 0.0, "noise": 0.0, "lr": 5e-3}),
+    "hidden32_mirror_drop0_e40": ("hidden 32, mirror augmentation only, no dropout, twice the epochs",
+                                  {"hidden": 32, "rotate_deg": 0.0, "scale": 0.0, "noise": 0.0, "dropout": 0.0,
+                                   "epochs": 40}),
+    "hidden64_mirror_drop0": ("hidden 64, mirror augmentation only, no dropout",
+                              {"hidden": 64, "rotate_deg": 0.0, "scale": 0.0, "noise": 0.0, "dropout": 0.0}),
+    "hidden32_mirror_drop0_layers0": ("as hidden32_mirror_drop0 without graph convolutions (per-landmark "
+                                      "input layer, flatten readout, head: a control)",
+                                      {"hidden": 32, "rotate_deg": 0.0, "scale": 0.0, "noise": 0.0, "dropout": 0.0,
+                                       "layers": 0}),
+    "hidden32_mirror_drop0_layers1": ("hidden 32, mirror augmentation only, no dropout, 1 GAT layer",
+                                      {"hidden": 32, "rotate_deg": 0.0, "scale": 0.0, "noise": 0.0, "dropout": 0.0,
+                                       "layers": 1}),
+    "l1_e60": ("as hidden32_mirror_drop0_layers1, 60 epochs", {"hidden": 32, "rotate_deg": 0.0, "scale": 0.0, "noise": 0.0, "dropout": 0.0, "layers": 1, "epochs": 60}),
+    "l2": ("hidden 32, mirror augmentation only, no dropout, 2 GAT layers", {"hidden": 32, "rotate_deg": 0.0, "scale": 0.0, "noise": 0.0, "dropout": 0.0, "layers": 2}),
+    "l1_bs64": ("as hidden32_mirror_drop0_layers1, blendshape branch (MLP 64-64)",
+                {"hidden": 32, "rotate_deg": 0.0, "scale": 0.0, "noise": 0.0, "dropout": 0.0, "layers": 1, "graph_hidden": 64}),
+    "l1_mix_ema": ("as hidden32_mirror_drop0_layers1, mixup and weight average",
+                   {"hidden": 32, "rotate_deg": 0.0, "scale": 0.0, "noise": 0.0, "dropout": 0.0, "layers": 1, "mixup": 0.2, "ema": 0.995}),
+    "hidden32_layers1": ("hidden 32, 1 GAT layer", {"hidden": 32, "layers": 1}),
+    "hidden32_layers1_e80": ("hidden 32, 1 GAT layer, 80 epochs", {"hidden": 32, "layers": 1, "epochs": 80}),
+    "hidden32_layers2": ("hidden 32, 2 GAT layers", {"hidden": 32, "layers": 2}),
 }
 
 
@@ -131,7 +161,8 @@ def _subset_rank(ds, name: str, cfg: TrainConfig, out: Path, n_train: int) -> di
     result = {"val_accuracy_mean": info["val_accuracy"], "per_fold": [{"n_parameters": info.get("n_parameters")}],
               "wall_s": seconds, "folds": 1, "protocol": f"{protocol}, inner-train subset {len(sub)}, "
               f"validation {len(fold.validation)}", "best_epoch": info.get("best_epoch"), "epochs": info.get("epochs"),
-              "val_accuracy_mirror_tta": tta}
+              "val_accuracy_mirror_tta": tta,
+              "train_loss_last": info["logs"][-1].train_loss if info.get("logs") else None}
     out.mkdir(parents=True, exist_ok=True)
     write_json(cached, result)
     return result
