@@ -108,6 +108,7 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "hidden32_layers1": ("hidden 32, 1 GAT layer", {"hidden": 32, "layers": 1}),
     "hidden32_layers1_e80": ("hidden 32, 1 GAT layer, 80 epochs", {"hidden": 32, "layers": 1, "epochs": 80}),
     "hidden32_layers2": ("hidden 32, 2 GAT layers", {"hidden": 32, "layers": 2}),
+    "hidden32_layers2_e80": ("hidden 32, 2 GAT layers, 80 epochs", {"hidden": 32, "layers": 2, "epochs": 80}),
 }
 
 
