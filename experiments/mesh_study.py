@@ -42,6 +42,11 @@ from fer_graph.training.run import FoldJob, dataset_name, make_folds, prepare_da
 from fer_graph.training.rundir import is_complete_run  # noqa: E402
 
 #: name -> (what it changes, TrainConfig overrides); "default" is TrainConfig() as fer-graph train uses it
+#: mirror augmentation only (pose-aligned faces need no rotation; noise is the size of an expression's deviations)
+_MIRROR_ONLY = {"rotate_deg": 0.0, "scale": 0.0, "noise": 0.0}
+#: width 32, mirror augmentation only, no dropout: the lightly regularized Face Mesh variants
+_LIGHT = {"hidden": 32, **_MIRROR_ONLY, "dropout": 0.0}
+
 VARIANTS: dict[str, tuple[str, dict]] = {
     "default": ("flatten readout (1.9 M parameters on 468 nodes), hidden 64, 3 GAT layers", {}),
     "meanmax": ("mean+max readout: no landmark-indexed projection", {"readout": "mean+max"}),
@@ -79,32 +84,32 @@ VARIANTS: dict[str, tuple[str, dict]] = {
                      {"hidden": 32, "mirror_tta": True}),
     "hidden64_bs64": ("hidden 64, blendshape branch", {"graph_hidden": 64}),
     "hidden32_mirror": ("hidden 32, mirror augmentation only (no rotation, scaling or noise)",
-                        {"hidden": 32, "rotate_deg": 0.0, "scale": 0.0, "noise": 0.0}),
+                        {"hidden": 32, **_MIRROR_ONLY}),
     "hidden32_noaug": ("hidden 32, no augmentation", {"hidden": 32, "augment": False}),
     "hidden32_light": ("hidden 32, light augmentation (mirror, rotation 3°, scale 2%, noise 0.005 IOD)",
                        {"hidden": 32, "rotate_deg": 3.0, "scale": 0.02, "noise": 0.005}),
     "hidden32_mirror_drop0": ("hidden 32, mirror augmentation only, no dropout",
-                              {"hidden": 32, "rotate_deg": 0.0, "scale": 0.0, "noise": 0.0, "dropout": 0.0}),
+                              _LIGHT),
     "hidden32_mirror_lr5e3": ("hidden 32, mirror augmentation only, learning rate 5e-3",
-                              {"hidden": 32, "rotate_deg": 0.0, "scale": 0.0, "noise": 0.0, "lr": 5e-3}),
+                              {"hidden": 32, **_MIRROR_ONLY, "lr": 5e-3}),
     "hidden32_mirror_drop0_e40": ("hidden 32, mirror augmentation only, no dropout, twice the epochs",
-                                  {"hidden": 32, "rotate_deg": 0.0, "scale": 0.0, "noise": 0.0, "dropout": 0.0,
+                                  {"hidden": 32, **_MIRROR_ONLY, "dropout": 0.0,
                                    "epochs": 40}),
     "hidden64_mirror_drop0": ("hidden 64, mirror augmentation only, no dropout",
-                              {"hidden": 64, "rotate_deg": 0.0, "scale": 0.0, "noise": 0.0, "dropout": 0.0}),
+                              {**_LIGHT, "hidden": 64}),
     "hidden32_mirror_drop0_layers0": ("as hidden32_mirror_drop0 without graph convolutions (per-landmark "
                                       "input layer, flatten readout, head: a control)",
-                                      {"hidden": 32, "rotate_deg": 0.0, "scale": 0.0, "noise": 0.0, "dropout": 0.0,
+                                      {"hidden": 32, **_MIRROR_ONLY, "dropout": 0.0,
                                        "layers": 0}),
     "hidden32_mirror_drop0_layers1": ("hidden 32, mirror augmentation only, no dropout, 1 GAT layer",
-                                      {"hidden": 32, "rotate_deg": 0.0, "scale": 0.0, "noise": 0.0, "dropout": 0.0,
+                                      {"hidden": 32, **_MIRROR_ONLY, "dropout": 0.0,
                                        "layers": 1}),
-    "l1_e60": ("as hidden32_mirror_drop0_layers1, 60 epochs", {"hidden": 32, "rotate_deg": 0.0, "scale": 0.0, "noise": 0.0, "dropout": 0.0, "layers": 1, "epochs": 60}),
-    "l2": ("hidden 32, mirror augmentation only, no dropout, 2 GAT layers", {"hidden": 32, "rotate_deg": 0.0, "scale": 0.0, "noise": 0.0, "dropout": 0.0, "layers": 2}),
+    "l1_e60": ("as hidden32_mirror_drop0_layers1, 60 epochs", {**_LIGHT, "layers": 1, "epochs": 60}),
+    "l2": ("hidden 32, mirror augmentation only, no dropout, 2 GAT layers", {**_LIGHT, "layers": 2}),
     "l1_bs64": ("as hidden32_mirror_drop0_layers1, blendshape branch (MLP 64-64)",
-                {"hidden": 32, "rotate_deg": 0.0, "scale": 0.0, "noise": 0.0, "dropout": 0.0, "layers": 1, "graph_hidden": 64}),
+                {**_LIGHT, "layers": 1, "graph_hidden": 64}),
     "l1_mix_ema": ("as hidden32_mirror_drop0_layers1, mixup and weight average",
-                   {"hidden": 32, "rotate_deg": 0.0, "scale": 0.0, "noise": 0.0, "dropout": 0.0, "layers": 1, "mixup": 0.2, "ema": 0.995}),
+                   {**_LIGHT, "layers": 1, "mixup": 0.2, "ema": 0.995}),
     "hidden32_layers1": ("hidden 32, 1 GAT layer", {"hidden": 32, "layers": 1}),
     "hidden32_layers1_e80": ("hidden 32, 1 GAT layer, 80 epochs", {"hidden": 32, "layers": 1, "epochs": 80}),
     "hidden32_layers2": ("hidden 32, 2 GAT layers", {"hidden": 32, "layers": 2}),
