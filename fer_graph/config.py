@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
-__all__ = ["TrainConfig", "GNN_RECIPES", "LARGE_DATASET_GRAPHS", "LARGE_DATASET_EPOCHS", "Balance", "Standardize", "Backend", "LabelScheme", "DEFAULT_EXTENTS", "DEFAULT_NOISE",
+__all__ = ["TrainConfig", "GNN_RECIPES", "LARGE_DATASET_GRAPHS", "LARGE_DATASET_RECIPES", "Balance", "Standardize", "Backend", "LabelScheme", "DEFAULT_EXTENTS", "DEFAULT_NOISE",
            "STUDY_MODELS", "STUDY_MODEL_NAMES", "STUDY_MASK_AUGMENT"]
 
 #: Occlusion sweeps: fractions of the landmarks occluded by BFS patches and random dropout.
@@ -24,16 +24,24 @@ STUDY_MODEL_NAMES: tuple[str, ...] = tuple(STUDY_MODELS)
 STUDY_MASK_AUGMENT = 0.5
 
 
+#: Face Mesh GNN recipe for small datasets (CK+48: 981 faces): width 32 (a quarter of the flatten readout),
+#: 80 epochs, the 68-point recipe's augmentation and dropout otherwise.
+_MESH_SMALL: dict[str, Any] = {"hidden": 32, "epochs": 80}
+#: Face Mesh GNN recipe for large datasets (FER-2013: 24,121 inner-training faces): the GAT under-fits
+#: there, so one GAT layer, mirror augmentation only (the faces are pose-aligned; rotation, scaling and
+#: landmark noise are off), no dropout, 60 epochs.
+_MESH_LARGE: dict[str, Any] = {"hidden": 32, "layers": 1, "dropout": 0.0, "rotate_deg": 0.0, "scale": 0.0,
+                               "noise": 0.0, "epochs": 60}
+
 #: Default GNN hyper-parameters per landmark topology, over the :class:`TrainConfig` field defaults (which are
-#: the 68-point recipe). Chosen on inner validation; the ablation behind each is in docs/results.md.
-GNN_RECIPES: dict[str, dict[str, Any]] = {
-    "mediapipe468": {"hidden": 32, "epochs": 80},
-}
-#: Datasets with more graphs than this train the GNN recipes for :data:`LARGE_DATASET_EPOCHS` epochs: 30
-#: FER-2013 epochs are ≈ 22,000 optimiser steps, twelve times those of 80 CK+48 epochs, and a FER-2013 run
-#: stays within 45 minutes on 2 CPU cores.
+#: the 68-point recipe), for datasets of at most :data:`LARGE_DATASET_GRAPHS` graphs. Chosen on inner
+#: validation; the ablation behind each is in docs/results.md.
+GNN_RECIPES: dict[str, dict[str, Any]] = {"mediapipe468": _MESH_SMALL, "mediapipe478": _MESH_SMALL}
+#: Datasets with more graphs than this use :data:`LARGE_DATASET_RECIPES` instead of :data:`GNN_RECIPES`.
 LARGE_DATASET_GRAPHS = 10_000
-LARGE_DATASET_EPOCHS = 30
+#: Default GNN hyper-parameters per topology for datasets of more than :data:`LARGE_DATASET_GRAPHS` graphs
+#: (a FER-2013 run of 60 epochs takes ≈ 12 minutes on one CPU thread).
+LARGE_DATASET_RECIPES: dict[str, dict[str, Any]] = {"mediapipe468": _MESH_LARGE, "mediapipe478": _MESH_LARGE}
 
 
 class Balance(str, Enum):
@@ -158,8 +166,8 @@ class TrainConfig:
     @classmethod
     def for_topology(cls, topology: str, n_graphs: int = 0, **given: Any) -> TrainConfig:
         """The config of a run on ``n_graphs`` graphs of ``topology`` (``"ibug68"``, ``"mediapipe468"``...):
-        the field defaults, then that topology's :data:`GNN_RECIPES` entry when ``arch`` is a GNN (with
-        :data:`LARGE_DATASET_EPOCHS` above :data:`LARGE_DATASET_GRAPHS` graphs), then ``given`` (values
+        the field defaults, then that topology's :data:`GNN_RECIPES` entry when ``arch`` is a GNN (its
+        :data:`LARGE_DATASET_RECIPES` entry above :data:`LARGE_DATASET_GRAPHS` graphs), then ``given`` (values
         that are ``None`` count as not given).
 
         Raises:
@@ -169,9 +177,8 @@ class TrainConfig:
 
         given = {k: v for k, v in given.items() if v is not None}
         arch = given.get("arch", cls.arch)
-        recipe = dict(GNN_RECIPES.get(topology, {})) if get_model_entry(arch).kind == "gnn" else {}
-        if recipe and n_graphs > LARGE_DATASET_GRAPHS:
-            recipe["epochs"] = LARGE_DATASET_EPOCHS
+        recipes = LARGE_DATASET_RECIPES if n_graphs > LARGE_DATASET_GRAPHS else GNN_RECIPES
+        recipe = recipes.get(topology, {}) if get_model_entry(arch).kind == "gnn" else {}
         return cls(**{**recipe, **given})
 
     def to_dict(self) -> dict[str, Any]:

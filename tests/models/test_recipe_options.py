@@ -140,10 +140,14 @@ def test_a_topology_recipe_applies_to_gnns_below_explicit_values(monkeypatch):
     cfg = TrainConfig.for_topology("mediapipe468", arch="gat", epochs=None, seed=3)
     assert (cfg.hidden, cfg.epochs, cfg.seed) == (24, 7, 3)
     assert TrainConfig.for_topology("mediapipe468", arch="gat", hidden=40).hidden == 40
-    assert TrainConfig.for_topology("mediapipe468", config.LARGE_DATASET_GRAPHS + 1, arch="gat").epochs == \
-        config.LARGE_DATASET_EPOCHS
+    monkeypatch.setitem(config.LARGE_DATASET_RECIPES, "mediapipe468", {"layers": 1, "epochs": 9})
+    at_limit = TrainConfig.for_topology("mediapipe468", config.LARGE_DATASET_GRAPHS, arch="gat")
+    large = TrainConfig.for_topology("mediapipe468", config.LARGE_DATASET_GRAPHS + 1, arch="gat", seed=3)
+    assert (at_limit.hidden, at_limit.layers, at_limit.epochs) == (24, TrainConfig().layers, 7)
+    assert (large.hidden, large.layers, large.epochs, large.seed) == (TrainConfig().hidden, 1, 9, 3)
     assert TrainConfig.for_topology("mediapipe468", 50_000, arch="gat", epochs=3).epochs == 3
     assert TrainConfig.for_topology("ibug68", arch="gat") == TrainConfig()
+    assert TrainConfig.for_topology("ibug68", 50_000, arch="gat") == TrainConfig()
     assert TrainConfig.for_topology("mediapipe468", arch="logreg").hidden == TrainConfig().hidden
     with pytest.raises(ValueError, match="nope"):
         TrainConfig.for_topology("mediapipe468", arch="nope")
@@ -159,3 +163,14 @@ def test_graph_asinh_standardizes_the_transformed_attributes():
     torch.testing.assert_close(model.g_mean, t.mean(0).float())
     torch.testing.assert_close(model.g_std, t.std(0).float())
     assert get_model("gat", **kw).graph_asinh == 0.0
+
+
+def test_the_face_mesh_recipes_share_one_setting_for_both_mesh_topologies():
+    import fer_graph.config as config
+
+    for recipes in (config.GNN_RECIPES, config.LARGE_DATASET_RECIPES):
+        assert recipes["mediapipe468"] == recipes["mediapipe478"]
+    large = TrainConfig.for_topology("mediapipe478", 24_121, arch="gat")
+    assert (large.layers, large.dropout, large.rotate_deg, large.scale, large.noise, large.augment) == \
+        (1, 0.0, 0.0, 0.0, 0.0, True)
+    assert large.p_mirror == TrainConfig().p_mirror
