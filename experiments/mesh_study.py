@@ -46,6 +46,8 @@ from fer_graph.training.rundir import is_complete_run  # noqa: E402
 _MIRROR_ONLY = {"rotate_deg": 0.0, "scale": 0.0, "noise": 0.0}
 #: width 32, mirror augmentation only, no dropout: the lightly regularized Face Mesh variants
 _LIGHT = {"hidden": 32, **_MIRROR_ONLY, "dropout": 0.0}
+#: initialised from the bundled FER-2013 model (fer_graph.models.pretrained), width 32 as it
+_FT = {"hidden": 32, "init_from": "fer2013-gat"}
 
 VARIANTS: dict[str, tuple[str, dict]] = {
     "default": ("flatten readout (1.9 M parameters on 468 nodes), hidden 64, 3 GAT layers", {}),
@@ -114,6 +116,14 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "hidden32_layers1_e80": ("hidden 32, 1 GAT layer, 80 epochs", {"hidden": 32, "layers": 1, "epochs": 80}),
     "hidden32_layers2": ("hidden 32, 2 GAT layers", {"hidden": 32, "layers": 2}),
     "hidden32_layers2_e80": ("hidden 32, 2 GAT layers, 80 epochs", {"hidden": 32, "layers": 2, "epochs": 80}),
+    # fine-tuning the bundled FER-2013 model (1 GAT layer, width 32) on a small dataset
+    "ft_l1": ("fine-tuned from the FER-2013 GAT: 1 layer, full augmentation, dropout 0.2",
+              {**_FT, "layers": 1}),
+    "ft_l1_light": ("fine-tuned from the FER-2013 GAT, its own recipe (mirror only, no dropout)",
+                    {**_FT, **_LIGHT, "layers": 1}),
+    "ft_l1_lr5e4": ("fine-tuned from the FER-2013 GAT, full augmentation, learning rate 5e-4",
+                    {**_FT, "layers": 1, "lr": 5e-4}),
+    "ft_l2": ("fine-tuned from the FER-2013 GAT with a second, new GAT layer", {**_FT, "layers": 2}),
 }
 
 

@@ -110,6 +110,10 @@ class TrainConfig:
             mixed; Zhang et al., ICLR 2018); 0: off.
         mirror_tta: validation and predictions average each face and its mirror image (test-time
             augmentation; graph attributes mirrored with it).
+        init_from: GNN checkpoint (``.pt`` path, or a bundled model name such as ``fer2013-gat``) whose
+            weights initialise the model before training (fine-tuning;
+            :func:`fer_graph.models.transfer.transfer_weights`); ``"auto"``: the bundled default model
+            when it fits the data (topology, coordinates, graph attributes), else random; ``None``: random.
         extra: further model keyword arguments.
     """
 
@@ -147,6 +151,7 @@ class TrainConfig:
     ema: float = 0.0
     mixup: float = 0.0
     mirror_tta: bool = False
+    init_from: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -158,6 +163,10 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig: {name}={value!r}; expected one of {[e.value for e in enum]}")
             setattr(self, name, value)
         self.exclude = tuple(self.exclude)
+        if self.init_from is not None and str(self.init_from).lower() in ("", "none"):
+            self.init_from = None
+        elif self.init_from is not None:
+            self.init_from = str(self.init_from)
         if self.mixup < 0:
             raise ValueError(f"TrainConfig: mixup={self.mixup}; expected a Beta parameter >= 0")
         if not 0.0 <= self.ema < 1.0:

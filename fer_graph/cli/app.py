@@ -18,6 +18,7 @@ from rich.markup import escape
 from ..config import (DEFAULT_EXTENTS, DEFAULT_NOISE, STUDY_MASK_AUGMENT, STUDY_MODEL_NAMES, Backend, Balance,
                       LabelScheme, Standardize, TrainConfig)
 from ..exceptions import FerGraphError
+from ..models.pretrained import BUNDLED_MODELS
 from ..models.registry import list_models
 from ._progress import rate_progress, task_progress, train_progress
 from ._tables import print_build_summary, print_metrics, print_predictions, print_sweep
@@ -137,6 +138,7 @@ def train_cmd(
     refit: Annotated[bool, typer.Option("--refit", help="GNNs: retrain on all training subjects at the epoch early stopping chose")] = False,
     force: Annotated[bool, typer.Option("--force", help="replace an existing run directory whole (kept until the new run is complete)")] = False,
     mask_augment: Annotated[Optional[float], typer.Option("--mask-augment", min=0.0, max=1.0, help="GNNs: probability of occluding a training graph (random region, BFS patch or node dropout; removal or masking); adds a visibility input; " + _RECIPE)] = None,
+    init_from: Annotated[Optional[str], typer.Option("--init-from", help="GNNs: fine-tune from a checkpoint (.pt path, or a bundled model: " + ", ".join(BUNDLED_MODELS) + "); none: random initialisation; " + _RECIPE)] = None,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="folds fitted at once in worker processes, each with an even share of the torch threads (same results)")] = 1,
 ) -> None:
     """Train and evaluate a model under the dataset's protocol; writes RUN/metrics.json and friends."""
@@ -151,7 +153,7 @@ def train_cmd(
                                        labels=labels, exclude=tuple(exclude or ()), features=features, seed=seed,
                                        batch_size=batch_size, hidden=hidden, layers=layers, augment=augment,
                                        backend=backend, standardize=standardize, mask_augment=mask_augment,
-                                       readout=readout)
+                                       readout=readout, init_from=init_from)
         with train_progress(console, arch, cfg.epochs) as (on_fold, on_epoch):
             metrics = train(ds, cfg, out, on_fold=on_fold, on_epoch=on_epoch, refit=refit, workers=workers,
                             force=force)
@@ -261,6 +263,7 @@ def occlusion_study_cmd(
     features: Annotated[Optional[str], typer.Option("--features")] = None,
     refit: Annotated[bool, typer.Option("--refit/--no-refit", help="GNNs: retrain on all training subjects at the epoch early stopping chose")] = True,
     seed: Annotated[int, typer.Option("--seed")] = _D.seed,
+    init_from: Annotated[Optional[str], typer.Option("--init-from", help="GNNs: fine-tune from a checkpoint (.pt path, or a bundled model: " + ", ".join(BUNDLED_MODELS) + "); none: random initialisation; " + _RECIPE)] = None,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="folds fitted at once in worker processes")] = 1,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="torch threads (default: torch's)")] = None,
     sensitivity: Annotated[bool, typer.Option("--sensitivity", help="also draw occlusion-sensitivity maps")] = False,

@@ -210,13 +210,17 @@ def _validate(loop: _Loop, val_idx: np.ndarray) -> tuple[float, float]:
 
 def _new_loop(x: Tensor, graph_attr: Tensor | None, y: np.ndarray, train_idx: np.ndarray, *, topology: Topology,
               num_classes: int, config: TrainConfig, dims: int,
-              graph_names: tuple[str, ...] = ()) -> tuple[_Loop, dict, torch.Generator]:
-    """Build the module (initialised from ``config.seed``), its standardization, optimiser and streams."""
+              graph_names: tuple[str, ...] = (),
+              warm_start: Callable[[torch.nn.Module], object] | None = None) -> tuple[_Loop, dict, torch.Generator]:
+    """Build the module (initialised from ``config.seed``, then by ``warm_start``), its standardization,
+    optimiser and streams."""
     kwargs = config.model_kwargs(x.shape[-1], num_classes, 0 if graph_attr is None else graph_attr.shape[-1],
                                  topology.num_nodes)
     init = torch_generator(config.seed)
     model = seeded_call(lambda: get_model(config.arch, **{**kwargs, "backend": config.backend}), init)
     model.set_standardization(x[train_idx], None if graph_attr is None else graph_attr[train_idx])
+    if warm_start is not None:
+        warm_start(model)
     # the dense model takes the fused AdamW kernel (same update rule, faster steps); PyG keeps the default
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
                             fused=True if config.backend == "fast" else None)
@@ -232,8 +236,9 @@ def _new_loop(x: Tensor, graph_attr: Tensor | None, y: np.ndarray, train_idx: np
 
 def fit_module(x: Tensor, graph_attr: Tensor | None, y: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray,
                *, topology: Topology, num_classes: int, config: TrainConfig, dims: int,
-               graph_names: tuple[str, ...] = (),
-               on_epoch: Callable[[EpochLog], None] | None = None) -> tuple[torch.nn.Module, list[EpochLog], dict]:
+               graph_names: tuple[str, ...] = (), on_epoch: Callable[[EpochLog], None] | None = None,
+               warm_start: Callable[[torch.nn.Module], object] | None = None
+               ) -> tuple[torch.nn.Module, list[EpochLog], dict]:
     """Train a registered GNN on ``train_idx``, early-stopping on ``val_idx``.
 
     Args:
@@ -245,6 +250,8 @@ def fit_module(x: Tensor, graph_attr: Tensor | None, y: np.ndarray, train_idx: n
         graph_names: names of the graph-attribute columns; named blendshapes and head pose are mirrored
             with the landmarks (:func:`fer_graph.graphs.augment.attribute_mirror`).
         on_epoch: called after every epoch.
+        warm_start: called with the new module after its initialisation and standardization, to overwrite
+            weights (fine-tuning: :func:`fer_graph.models.transfer.transfer_weights`).
 
     Returns:
         ``(module at its best validation epoch, in eval mode; epoch logs; builder kwargs)``.
@@ -255,7 +262,7 @@ def fit_module(x: Tensor, graph_attr: Tensor | None, y: np.ndarray, train_idx: n
     if config.mask_augment and config.backend != "fast":
         raise ValueError(f"--mask-augment needs the fast backend (node masks); got backend {config.backend!r}")
     loop, kwargs, init = _new_loop(x, graph_attr, y, train_idx, topology=topology, num_classes=num_classes,
-                             config=config, dims=dims, graph_names=graph_names)
+                             config=config, dims=dims, graph_names=graph_names, warm_start=warm_start)
     # dropout (torch's and PyG's functional dropout, the fused kernels' seeds) draws from torch's default
     # generator: the loop runs in a scoped copy of it that continues the initialisation's stream
     logs = seeded_call(lambda: _run_epochs(loop, train_idx, val_idx, y, on_epoch), init)

@@ -59,7 +59,7 @@ class GNNClassifier(FaceClassifier):
             on_epoch: Callable[[EpochLog], None] | None = None) -> GNNClassifier:
         """Early-stop on ``validation``; with ``refit``, retrain on ``train + validation``."""
         common = dict(topology=self.topology, num_classes=len(self.classes_), dims=self.dims,
-                      graph_names=inputs.graph_names)
+                      graph_names=inputs.graph_names, warm_start=self._warm_start(inputs.graph_names))
         module, logs, kwargs = fit_module(inputs.x, inputs.graph_attr, y, train, validation, config=self.config,
                                           on_epoch=on_epoch, **common)
         best = max(logs, key=lambda l: (l.val_accuracy, -l.val_loss))
@@ -74,8 +74,33 @@ class GNNClassifier(FaceClassifier):
         self.module_, self.model_kwargs_, self.graph_names_ = module, kwargs, tuple(inputs.graph_names)
         self.fit_info_ = {"logs": logs, "best_epoch": best_epoch, "epochs": len(logs) + refit_epochs,
                           "refit": self.refit, "val_accuracy": float(best.val_accuracy),
-                          "n_parameters": sum(p.numel() for p in module.parameters())}
+                          "n_parameters": sum(p.numel() for p in module.parameters()), **self.init_info_}
         return self
+
+    def _warm_start(self, graph_names: tuple[str, ...]) -> Callable[[torch.nn.Module], None] | None:
+        """Weight initialisation from ``config.init_from``: a checkpoint path or bundled model name (an
+        incompatible one raises), or ``"auto"``: the bundled default model when it fits the data, else the
+        random initialisation (the outcome is recorded in ``fit_info_["init"]``)."""
+        source = getattr(self.config, "init_from", None)
+        self.init_info_: dict[str, Any] = {"init": "random"}
+        if not source:
+            return None
+        from .pretrained import DEFAULT_PRETRAINED, resolve_pretrained
+        from .transfer import transfer_weights
+
+        def start(model: torch.nn.Module) -> None:
+            name = DEFAULT_PRETRAINED if source == "auto" else source
+            try:
+                info = transfer_weights(model, resolve_pretrained(name), classes=self.classes_,
+                                        topology=self.topology.name, node_dims=self.dims, graph_names=graph_names)
+            except (ValueError, FileNotFoundError) as exc:
+                if source != "auto":
+                    raise
+                self.init_info_ = {"init": "random", "reason": str(exc)}
+                return
+            self.init_info_ = {"init": str(name), **info}
+
+        return start
 
     @torch.no_grad()
     def predict_proba(self, inputs: ModelInputs, *, mask: Tensor | None = None,

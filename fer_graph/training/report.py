@@ -25,7 +25,8 @@ def _per_fold(results: list, data: TrainingData) -> list[dict[str, Any]]:
         rows.append({"fold": fold.index, "accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "n": m["n"],
                      "fit_seconds": round(seconds, 2), "epochs": clf.fit_info_.get("epochs"),
                      "val_accuracy": clf.fit_info_.get("val_accuracy"),
-                     "n_parameters": clf.fit_info_.get("n_parameters")})
+                     "n_parameters": clf.fit_info_.get("n_parameters"),
+                     **({"init": clf.fit_info_["init"]} if "init" in clf.fit_info_ else {})})
     return rows
 
 
