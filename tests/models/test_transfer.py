@@ -141,3 +141,25 @@ def test_auto_fine_tunes_from_the_bundled_model_when_it_fits_and_else_starts_ran
     with pytest.raises(ValueError, match="graph attributes"):
         explicit.fit(plain, y, train=np.arange(50), validation=np.arange(50, 70))
     assert TrainConfig(init_from="none").init_from is None and TrainConfig().init_from is None
+
+
+def test_the_bundled_model_loads_and_matches_its_model_card():
+    import hashlib
+    import re
+
+    from fer_graph.graphs.topology import get_topology
+    from fer_graph.landmarks.mediapipe_source import BLENDSHAPE_NAMES
+    from fer_graph.models.gnn_estimator import load_checkpoint
+    from fer_graph.models.pretrained import BUNDLED_MODELS, DEFAULT_PRETRAINED
+
+    assert DEFAULT_PRETRAINED in BUNDLED_MODELS
+    path = resolve_pretrained(DEFAULT_PRETRAINED)
+    card = path.with_suffix(".md").read_text()
+    assert re.search(r"sha256 `([0-9a-f]{64})`", card)[1] == hashlib.sha256(path.read_bytes()).hexdigest()
+    module, meta = load_checkpoint(path, backend="fast")
+    assert meta["classes"] == ["anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise"]
+    assert (meta["topology"], meta["node_dims"], tuple(meta["graph_names"])) == ("mediapipe468", 3, BLENDSHAPE_NAMES)
+    assert f"{sum(p.numel() for p in module.parameters()):,} parameters" in card
+    probs = torch.softmax(module(torch.zeros(2, 468, 3), get_topology("mediapipe468").edge_index, graph_attr=torch.zeros(2, 52)), -1)
+    assert probs.shape == (2, 7) and torch.allclose(probs.sum(1), torch.ones(2))
+
