@@ -39,8 +39,7 @@ _MESH_LARGE: dict[str, Any] = {"hidden": 32, "layers": 1, "dropout": 0.0, "rotat
 GNN_RECIPES: dict[str, dict[str, Any]] = {"mediapipe468": _MESH_SMALL, "mediapipe478": _MESH_SMALL}
 #: Datasets with more graphs than this use :data:`LARGE_DATASET_RECIPES` instead of :data:`GNN_RECIPES`.
 LARGE_DATASET_GRAPHS = 10_000
-#: Default GNN hyper-parameters per topology for datasets of more than :data:`LARGE_DATASET_GRAPHS` graphs
-#: (a FER-2013 run of 60 epochs takes ≈ 12 minutes on one CPU thread).
+#: Default GNN hyper-parameters per topology for datasets of more than :data:`LARGE_DATASET_GRAPHS` graphs.
 LARGE_DATASET_RECIPES: dict[str, dict[str, Any]] = {"mediapipe468": _MESH_LARGE, "mediapipe478": _MESH_LARGE}
 
 

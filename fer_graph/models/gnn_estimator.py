@@ -40,6 +40,8 @@ class GNNClassifier(FaceClassifier):
         mirror_tta: ``predict_proba`` averages the probabilities of each face and its mirror image
             (``config.mirror_tta``; stored in the checkpoint).
         graph_names_: names of the graph-attribute columns seen in ``fit`` (mirrored with the face).
+        fit_info_: besides the :class:`FaceClassifier` keys, ``init`` (``"random"`` or the checkpoint that
+            ``config.init_from`` named), ``init_skipped`` (tensors it could not fill) or ``reason``.
     """
 
     kind = "gnn"
@@ -54,6 +56,7 @@ class GNNClassifier(FaceClassifier):
         self.model_kwargs_: dict[str, Any] = {}
         self.mirror_tta = bool(getattr(config, "mirror_tta", False))
         self.graph_names_: tuple[str, ...] = ()
+        self.init_info_: dict[str, Any] = {}
 
     def fit(self, inputs: ModelInputs, y: np.ndarray, *, train: np.ndarray, validation: np.ndarray,
             on_epoch: Callable[[EpochLog], None] | None = None) -> GNNClassifier:
@@ -82,7 +85,7 @@ class GNNClassifier(FaceClassifier):
         incompatible one raises), or ``"auto"``: the bundled default model when it fits the data, else the
         random initialisation (the outcome is recorded in ``fit_info_["init"]``)."""
         source = getattr(self.config, "init_from", None)
-        self.init_info_: dict[str, Any] = {"init": "random"}
+        self.init_info_ = {"init": "random"}
         if not source:
             return None
         from .pretrained import DEFAULT_PRETRAINED, resolve_pretrained
@@ -98,7 +101,7 @@ class GNNClassifier(FaceClassifier):
                     raise
                 self.init_info_ = {"init": "random", "reason": str(exc)}
                 return
-            self.init_info_ = {"init": str(name), **info}
+            self.init_info_ = {"init": str(name), "init_skipped": info["skipped"]}
 
         return start
 

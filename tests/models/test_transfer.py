@@ -128,7 +128,7 @@ def test_auto_fine_tunes_from_the_bundled_model_when_it_fits_and_else_starts_ran
     auto = TrainConfig(**{**cfg.to_dict(), "exclude": (), "lr": 0.0, "init_from": "auto"})
     tuned = make_classifier("gat", auto, classes=ds.classes, topology=ds.topology, dims=2)
     tuned.fit(with_bs, y, train=np.arange(50), validation=np.arange(50, 70))
-    assert tuned.fit_info_["init"] == "test-bundle" and tuned.fit_info_["skipped"] == 0
+    assert tuned.fit_info_["init"] == "test-bundle" and tuned.fit_info_["init_skipped"] == 0
     np.testing.assert_allclose(tuned.predict_proba(with_bs), first.predict_proba(with_bs), atol=1e-6)
     # coordinates only: the bundled model (trained with blendshapes) does not fit, so training starts random
     plain = ModelInputs.from_dataset(ds, FeatureSpec.parse("apex"))
