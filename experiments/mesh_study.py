@@ -110,6 +110,7 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "l2": ("hidden 32, mirror augmentation only, no dropout, 2 GAT layers", {**_LIGHT, "layers": 2}),
     "l1_bs64": ("as hidden32_mirror_drop0_layers1, blendshape branch (MLP 64-64)",
                 {**_LIGHT, "layers": 1, "graph_hidden": 64}),
+    "l1_bs64_e60": ("as l1_bs64, 60 epochs", {**_LIGHT, "layers": 1, "graph_hidden": 64, "epochs": 60}),
     "l1_mix_ema": ("as hidden32_mirror_drop0_layers1, mixup and weight average",
                    {**_LIGHT, "layers": 1, "mixup": 0.2, "ema": 0.995}),
     "hidden32_layers1": ("hidden 32, 1 GAT layer", {"hidden": 32, "layers": 1}),
