@@ -51,6 +51,14 @@ def test_train_cli_errors(tmp_path, built):
     assert bad_feat.exit_code == 1 and "blendshapes" in bad_feat.output and "Traceback" not in bad_feat.output
     missing = runner.invoke(app, ["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r")])
     assert missing.exit_code == 1 and "no processed dataset" in missing.output
+    # fine-tuning from a model of other data, or from no file, fails before anything is written
+    other = runner.invoke(app, ["train", "--data", str(built), "--arch", "gat", "--epochs", "1", "--folds", "2",
+                                "--init-from", "fer2013-gat", "--out", str(tmp_path / "r")])
+    assert other.exit_code == 1 and "fer2013_gat.pt: cannot initialise from this checkpoint: its topology is " \
+        "mediapipe468, the data's ibug68" in " ".join(other.output.split())
+    nofile = runner.invoke(app, ["train", "--data", str(built), "--arch", "gat", "--epochs", "1", "--folds", "2",
+                                 "--init-from", str(tmp_path / "no.pt"), "--out", str(tmp_path / "r")])
+    assert nofile.exit_code == 1 and "no.pt: checkpoint not found" in " ".join(nofile.output.split())
     assert not (tmp_path / "r" / "metrics.json").exists()
 
 
