@@ -263,7 +263,6 @@ def occlusion_study_cmd(
     features: Annotated[Optional[str], typer.Option("--features")] = None,
     refit: Annotated[bool, typer.Option("--refit/--no-refit", help="GNNs: retrain on all training subjects at the epoch early stopping chose")] = True,
     seed: Annotated[int, typer.Option("--seed")] = _D.seed,
-    init_from: Annotated[Optional[str], typer.Option("--init-from", help="GNNs: fine-tune from a checkpoint (.pt path, or a bundled model: " + ", ".join(BUNDLED_MODELS) + "); none: random initialisation; " + _RECIPE)] = None,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="folds fitted at once in worker processes")] = 1,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="torch threads (default: torch's)")] = None,
     sensitivity: Annotated[bool, typer.Option("--sensitivity", help="also draw occlusion-sensitivity maps")] = False,
