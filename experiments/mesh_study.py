@@ -112,6 +112,7 @@ VARIANTS: dict[str, tuple[str, dict]] = {
                 {**_LIGHT, "layers": 1, "graph_hidden": 64}),
     "l1_bs64_e60": ("as l1_bs64, 60 epochs", {**_LIGHT, "layers": 1, "graph_hidden": 64, "epochs": 60}),
     "l1_h48": ("as hidden32_mirror_drop0_layers1, width 48", {**_LIGHT, "layers": 1, "hidden": 48}),
+    "l1_h48_e60": ("as l1_h48, 60 epochs", {**_LIGHT, "layers": 1, "hidden": 48, "epochs": 60}),
     "l1_ls0": ("as hidden32_mirror_drop0_layers1, no label smoothing", {**_LIGHT, "layers": 1, "label_smoothing": 0.0}),
     "l1_wd0": ("as hidden32_mirror_drop0_layers1, no weight decay", {**_LIGHT, "layers": 1, "weight_decay": 0.0}),
     "l1_mix_ema": ("as hidden32_mirror_drop0_layers1, mixup and weight average",
