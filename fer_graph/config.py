@@ -162,10 +162,8 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig: {name}={value!r}; expected one of {[e.value for e in enum]}")
             setattr(self, name, value)
         self.exclude = tuple(self.exclude)
-        if self.init_from is not None and str(self.init_from).lower() in ("", "none"):
-            self.init_from = None
-        elif self.init_from is not None:
-            self.init_from = str(self.init_from)
+        if self.init_from is not None:
+            self.init_from = None if str(self.init_from).lower() in ("", "none") else str(self.init_from)
         if self.mixup < 0:
             raise ValueError(f"TrainConfig: mixup={self.mixup}; expected a Beta parameter >= 0")
         if not 0.0 <= self.ema < 1.0:

@@ -11,7 +11,7 @@ __all__ = ["BUNDLED_MODELS", "DEFAULT_PRETRAINED", "WEIGHTS_DIR", "resolve_pretr
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 #: Bundled model name -> checkpoint file in :data:`WEIGHTS_DIR` (its model card: same stem, ``.md``).
 BUNDLED_MODELS: dict[str, str] = {"fer2013-gat": "fer2013_gat.pt"}
-#: The bundled model that ``init_from="auto"`` fine-tunes from and that predictions use without a run.
+#: The bundled model that ``init_from="auto"`` fine-tunes from.
 DEFAULT_PRETRAINED = "fer2013-gat"
 
 

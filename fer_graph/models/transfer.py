@@ -44,7 +44,7 @@ def transfer_weights(model: torch.nn.Module, path: str | os.PathLike, *, classes
         ValueError: the checkpoint was trained on another topology, coordinate count or graph attributes,
             or shares no class with ``classes``.
     """
-    source, meta = load_checkpoint(path)
+    source, meta = load_checkpoint(path, backend="fast")  # only its weights are read
     path = Path(path)
     theirs = (meta["topology"], int(meta["node_dims"]), tuple(meta.get("graph_names", ())))
     ours = (topology, int(node_dims), tuple(graph_names))
@@ -56,6 +56,8 @@ def transfer_weights(model: torch.nn.Module, path: str | os.PathLike, *, classes
     shared = [c for c in classes if c in meta["classes"]]
     if not shared:
         raise ValueError(f"{path}: the checkpoint's classes {list(meta['classes'])} share none with {list(classes)}")
+    rows = torch.tensor([list(classes).index(c) for c in shared])  # output rows, ours and theirs
+    their_rows = torch.tensor([list(meta["classes"]).index(c) for c in shared])
     src, dst = source.state_dict(), model.state_dict()
     out = _output_layer(model)
     copied = 0
@@ -64,8 +66,7 @@ def transfer_weights(model: torch.nn.Module, path: str | os.PathLike, *, classes
         if name.startswith(out + "."):
             if theirs_t is None or theirs_t.shape[1:] != tensor.shape[1:]:
                 continue
-            for c in shared:
-                tensor[list(classes).index(c)] = theirs_t[list(meta["classes"]).index(c)]
+            tensor[rows] = theirs_t[their_rows]
             copied += 1
         elif theirs_t is not None and theirs_t.shape == tensor.shape:
             tensor.copy_(theirs_t)
