@@ -14,15 +14,16 @@ from typing import Any
 __version__ = "0.1.0"
 
 
-def load_model(run: str | os.PathLike, *, folds: Sequence[int] | None = None, backend: str = "fast"):
-    """Load a trained run (any model: GNN or scikit-learn baseline) for prediction:
-    ``fer_graph.load_model("runs/gat", folds=[0]).predict_images([...])``.
+def load_model(source: str | os.PathLike | None = None, *, folds: Sequence[int] | None = None,
+               backend: str = "fast"):
+    """Load a model for prediction (a run of any model family, a model file, or a bundled model name;
+    ``None``: the bundled default): ``fer_graph.load_model().predict_images(["face.jpg"])``.
 
     See :class:`fer_graph.evaluation.ExpressionModel` for the arguments and errors.
     """
     from .evaluation.predictor import ExpressionModel
 
-    return ExpressionModel(run, folds=folds, backend=backend)
+    return ExpressionModel(source, folds=folds, backend=backend)
 
 
 def run_occlusion_study(data: str | os.PathLike, out_dir: str | os.PathLike, **kwargs: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["print_build_summary", "print_metrics", "print_predictions", "print_sweep"]
+__all__ = ["print_build_summary", "print_bundled_models", "print_metrics", "print_predictions", "print_sweep"]
 
 
 def print_build_summary(console: Console, s: dict[str, Any]) -> None:
@@ -96,3 +96,23 @@ def print_sweep(console: Console, result, regions: list[str], topology: str, out
     stats = result.image_stats
     console.print(f"image occlusion: {stats['detections']} occluded images detected in "
                   f"{stats['detect_seconds']:.1f} s; gallery {stats['gallery']}")
+
+
+def print_bundled_models(console: Console, records: list[dict[str, Any]]) -> None:
+    """A field / value table per bundled model: classes, inputs, training data, test scores, licence, files."""
+    for r in records:
+        ev = r["evaluation"]
+        table = Table(title=r["name"] + (" (default of fer-graph predict)" if r["default"] else ""),
+                      show_header=False, title_justify="left")
+        table.add_column(style="bold")
+        table.add_column()
+        for key, value in (
+                ("model", r["description"]), ("classes", ", ".join(r["classes"])),
+                ("inputs", f"{r['topology']} landmarks, {r['node_dims']}-D, features {r['features']}"),
+                ("trained on", r["trained_on"]),
+                ("test", f"{ev['dataset']}: accuracy {ev['accuracy_detected_faces']:.3f} on detected faces, "
+                         f"{ev['accuracy_all_images']:.3f} on all images, macro-F1 {ev['macro_f1']:.3f}"),
+                ("licence", r["licence"]), ("file", f"{r['path']} ({r['size_bytes'] / 1e6:.2f} MB)"),
+                ("model card", f"{r['card']} (fer-graph models {r['name']})")):
+            table.add_row(key, value)
+        console.print(table)

@@ -21,7 +21,7 @@ from ..exceptions import FerGraphError
 from ..models.pretrained import BUNDLED_MODELS
 from ..models.registry import list_models
 from ._progress import rate_progress, task_progress, train_progress
-from ._tables import print_build_summary, print_metrics, print_predictions, print_sweep
+from ._tables import print_build_summary, print_bundled_models, print_metrics, print_predictions, print_sweep
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Facial expression recognition from face-landmark graphs.")
@@ -187,7 +187,7 @@ def evaluate_cmd(
 @app.command("predict")
 def predict_cmd(
     inputs: Annotated[Path, typer.Argument(exists=True, help="an image, a folder of images, or a landmark CSV")],
-    run: Annotated[Path, typer.Option("--run", "-r", help="run directory of fer-graph train (any model)")],
+    run: Annotated[Optional[str], typer.Option("--run", "-r", help="run directory of fer-graph train (any model), a model file, or a bundled model name (default: the bundled FER-2013 model; see fer-graph models)")] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="PNG drawing the mesh and prediction (first image)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
     model: Annotated[Optional[Path], typer.Option("--model", help="Face Landmarker .task file")] = None,
@@ -209,6 +209,29 @@ def predict_cmd(
     if not result["predictions"]:
         reasons = ", ".join(sorted({s["reason"] for s in result["skipped"]})) or "no inputs found"
         _fail(ValueError(f"{inputs}: nothing was predicted ({reasons})"))
+
+
+@app.command("models")
+def models_cmd(
+    name: Annotated[Optional[str], typer.Argument(help="print this bundled model's card")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """The models that ship with the package (predict uses the default one when no --run is given)."""
+    from ..models.pretrained import bundled_models
+
+    try:
+        records = bundled_models()
+        if name is not None and name not in {r["name"] for r in records}:
+            raise ValueError(f"{name!r}: no such bundled model; bundled: {[r['name'] for r in records]}")
+    except _ERRORS as exc:
+        _fail(exc)
+    if name is not None:
+        card = next(r for r in records if r["name"] == name)["card"]
+        print(json.dumps(next(r for r in records if r["name"] == name), indent=2) if as_json else Path(card).read_text())
+    elif as_json:
+        print(json.dumps(records, indent=2))
+    else:
+        print_bundled_models(console, records)
 
 
 @app.command("occlusion-sweep")

@@ -17,13 +17,16 @@ __all__ = ["predict_path", "plot_prediction"]
 _IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 
 
-def predict_path(inputs: str | os.PathLike, run: str | os.PathLike, *, model: str | os.PathLike | None = None,
+def predict_path(inputs: str | os.PathLike, run: str | os.PathLike | None = None, *,
+                 model: str | os.PathLike | None = None,
                  plot: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
                  on_progress=None) -> dict[str, Any]:
     """Predict an image, every image below a folder (sorted), or every row of a landmark CSV.
 
     Args:
-        inputs: an image, a folder of images, or a landmark CSV; run: any ``fer-graph train`` run.
+        inputs: an image, a folder of images, or a landmark CSV.
+        run: any ``fer-graph train`` run, a model file or a bundled model name; ``None``: the bundled
+            default model (:class:`~fer_graph.evaluation.predictor.ExpressionModel`).
         model: Face Landmarker ``.task`` file; plot: PNG of the first image's mesh and prediction;
         out: CSV of every prediction (written only when given).
 

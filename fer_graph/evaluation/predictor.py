@@ -1,4 +1,5 @@
-"""Inference with a trained run: images, landmark arrays or datasets -> class probabilities."""
+"""Inference with a trained model (a run, a model file or a bundled model): images, landmark arrays or
+datasets -> class probabilities."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ..graphs.normalize import normalize_for_topology
 from ..graphs.topology import get_topology
 from ..landmarks._types import SkipRecord
 from ..models.estimator import CHECKPOINT_SUFFIXES, FaceClassifier, ModelInputs, load_classifier
+from ..models.pretrained import BUNDLED_MODELS, DEFAULT_MODEL, resolve_pretrained
 from ..training.checkpoint import check_compatible
 from ..training.rundir import IncompleteRunError, verify_run
 
@@ -72,32 +74,56 @@ def load_fold_models(run: str | os.PathLike, *, folds: Sequence[int] | None = No
     return {k: clf for k, (clf, _) in loaded.items()}, next(iter(loaded.values()))[1]
 
 
-class ExpressionModel:
-    """A trained run ready for prediction: any model family (GNN or scikit-learn baseline).
+def _load_source(source: str | os.PathLike | None, folds: Sequence[int] | None, backend: str
+                 ) -> tuple[list[FaceClassifier], dict[str, Any], str]:
+    """``(models, meta, description)`` of a run directory, a model file or a bundled model name."""
+    name = DEFAULT_MODEL if source is None else str(source)
+    if name in BUNDLED_MODELS:
+        source = resolve_pretrained(name)
+    path = Path(source)
+    if path.is_dir():
+        by_fold, meta = load_fold_models(path, folds=folds, backend=backend)
+        return list(by_fold.values()), meta, str(path)
+    if path.suffix in CHECKPOINT_SUFFIXES and path.is_file():
+        if folds is not None:
+            raise ValueError(f"{path}: folds={list(folds)} selects fold models of a run directory; "
+                             "a model file holds one model")
+        clf, meta = load_classifier(path, backend=backend)
+        return [clf], meta, name
+    raise RunNotFoundError(f"{source}: not a fer-graph run directory, a model file ({', '.join(CHECKPOINT_SUFFIXES)}) "
+                           f"or a bundled model name ({', '.join(sorted(BUNDLED_MODELS))})")
 
-    The run's fold models (k-fold protocols) are all loaded and their probabilities averaged — each was
+
+class ExpressionModel:
+    """A trained model ready for prediction: any model family (GNN or scikit-learn baseline).
+
+    A run's fold models (k-fold protocols) are all loaded and their probabilities averaged — each was
     trained on 90% of the subjects, so the ensemble uses every training subject.
 
     Args:
-        run: a run directory written by ``fer-graph train``.
-        folds: load only these fold models (e.g. ``[0]``: one model per face instead of k); ``None`` = all.
+        source: a run directory written by ``fer-graph train``, one model file (``.pt``, ``.skops``), or
+            the name of a model that ships with the package (:data:`fer_graph.models.pretrained.BUNDLED_MODELS`);
+            ``None``: the bundled default (:data:`~fer_graph.models.pretrained.DEFAULT_MODEL`).
+        folds: run directories only: load only these fold models (e.g. ``[0]``: one model per face
+            instead of k); ``None`` = all.
         backend: GNN layer implementation, ``"fast"`` (default; dense fixed-topology layers) or ``"pyg"``.
 
     Attributes:
+        source: what was loaded (the run directory, the file, or the bundled name).
         classes: class names, in the order of probability columns.
         topology: :class:`~fer_graph.graphs.topology.Topology` the models expect.
         features: the :class:`~fer_graph.graphs.features.FeatureSpec` they were trained on.
         models: the fold models (:class:`~fer_graph.models.estimator.FaceClassifier`).
 
     Raises:
-        RunNotFoundError: see :func:`load_fold_models`.
+        RunNotFoundError: ``source`` is none of the above; see also :func:`load_fold_models`.
+        ValueError: ``folds`` given with a model file or bundled name.
+        FileNotFoundError: a bundled model whose weights the installed package lacks.
     """
 
-    def __init__(self, run: str | os.PathLike, *, folds: Sequence[int] | None = None,
+    def __init__(self, source: str | os.PathLike | None = None, *, folds: Sequence[int] | None = None,
                  backend: str = "fast") -> None:
-        by_fold, meta = load_fold_models(run, folds=folds, backend=backend)
-        self.run = Path(run)
-        self.models = list(by_fold.values())
+        self.models, meta, self.source = _load_source(source, folds, backend)
         self.meta: dict[str, Any] = meta
         self.classes: list[str] = list(meta["classes"])
         self.topology = get_topology(meta["topology"])
@@ -106,7 +132,7 @@ class ExpressionModel:
         self.align = meta.get("normalization", {}).get("align", True)  # True, False or "pose"
 
     def __repr__(self) -> str:
-        return f"ExpressionModel({str(self.run)!r}, {len(self.models)} model(s), classes={self.classes})"
+        return f"ExpressionModel({self.source!r}, {len(self.models)} model(s), classes={self.classes})"
 
     @torch.no_grad()
     def predict_inputs(self, inputs: ModelInputs) -> np.ndarray:
@@ -209,10 +235,11 @@ class ExpressionModel:
         return probs, kept, skipped, raw
 
 
-def load_model(run: str | os.PathLike, *, folds: Sequence[int] | None = None, backend: str = "fast") -> ExpressionModel:
-    """Load a trained run for prediction: ``fer_graph.load_model("runs/gat").predict_images([...])``.
-
-    ``folds=[0]`` loads one fold model instead of averaging all k (k times less compute per face).
-    Works for every model family (GNN and scikit-learn runs).
+def load_model(source: str | os.PathLike | None = None, *, folds: Sequence[int] | None = None,
+               backend: str = "fast") -> ExpressionModel:
+    """Load a model for prediction: ``fer_graph.load_model("runs/gat").predict_images([...])``; with no
+    argument, the bundled default model (FER-2013, 7 classes). ``folds=[0]`` loads one fold model of a run
+    instead of averaging all k (k times less compute per face). Works for every model family (GNN and
+    scikit-learn runs). Arguments and errors: :class:`ExpressionModel`.
     """
-    return ExpressionModel(run, folds=folds, backend=backend)
+    return ExpressionModel(source, folds=folds, backend=backend)

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
-__all__ = ["BUNDLED_MODELS", "DEFAULT_PRETRAINED", "WEIGHTS_DIR", "resolve_pretrained"]
+__all__ = ["BUNDLED_MODELS", "DEFAULT_MODEL", "DEFAULT_PRETRAINED", "WEIGHTS_DIR", "bundled_models",
+           "resolve_pretrained"]
 
 #: Folder of the bundled checkpoints and their model cards.
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-#: Bundled model name -> checkpoint file in :data:`WEIGHTS_DIR` (its model card: same stem, ``.md``).
+#: Bundled model name -> checkpoint file in :data:`WEIGHTS_DIR`; its model card has the same stem, ``.md`` for
+#: people and ``.json`` for tools (training data, publictest scores, licence).
 BUNDLED_MODELS: dict[str, str] = {"fer2013-gat": "fer2013_gat.pt"}
 #: The bundled model that ``init_from="auto"`` fine-tunes from.
 DEFAULT_PRETRAINED = "fer2013-gat"
+#: The bundled model that ``fer-graph predict`` and ``fer_graph.load_model()`` use when no run is given.
+DEFAULT_MODEL = "fer2013-gat"
 
 
 def resolve_pretrained(source: str | os.PathLike) -> Path:
@@ -27,3 +33,25 @@ def resolve_pretrained(source: str | os.PathLike) -> Path:
         what = f"bundled model {name!r}" if name in BUNDLED_MODELS else "checkpoint"
         raise FileNotFoundError(f"{path}: {what} not found (bundled models: {sorted(BUNDLED_MODELS)})")
     return path
+
+
+def bundled_models() -> list[dict[str, Any]]:
+    """One record per bundled model, :data:`DEFAULT_MODEL` first: its model card's JSON fields (``name``,
+    ``description``, ``trained_on``, ``evaluation``, ``licence``) plus ``path``, ``card`` (the Markdown
+    card's path), ``size_bytes``, ``default``, and from the checkpoint ``classes``, ``topology``,
+    ``features``, ``node_dims``.
+
+    Raises:
+        FileNotFoundError: a bundled checkpoint or card the installed package lacks.
+    """
+    from .gnn_estimator import load_checkpoint
+
+    records = []
+    for name in sorted(BUNDLED_MODELS, key=lambda n: (n != DEFAULT_MODEL, n)):
+        path = resolve_pretrained(name)
+        card = json.loads(path.with_suffix(".json").read_text())
+        meta = load_checkpoint(path)[1]
+        records.append({**card, "name": name, "path": str(path), "card": str(path.with_suffix(".md")),
+                        "size_bytes": path.stat().st_size, "default": name == DEFAULT_MODEL,
+                        **{k: meta[k] for k in ("classes", "topology", "features", "node_dims")}})
+    return records

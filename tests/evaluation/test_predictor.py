@@ -176,3 +176,28 @@ def test_predict_one_ck48_image(ck48_graphs, ck48_subset, model_path, tmp_path):
     assert [(s.path, s.reason) for s in skipped] == [(str(blank), "no_face")]
     sample = ck48_graphs.sample_ids.index(f"happy/{image.name}")
     np.testing.assert_allclose(probs[0], model.predict_dataset(ck48_graphs)[sample], atol=1e-4)
+
+
+def test_a_model_file_and_a_bundled_name_load_without_a_run_directory(mesh_run, synthetic_mesh_graphs):
+    ds = synthetic_mesh_graphs
+    from_file = load_model(mesh_run / "checkpoints" / "fold_01.pt")
+    assert len(from_file.models) == 1 and from_file.source.endswith("fold_01.pt")
+    np.testing.assert_allclose(from_file.predict_dataset(ds), load_model(mesh_run, folds=[1]).predict_dataset(ds),
+                               atol=1e-6)
+    with pytest.raises(ValueError, match="a model file holds one model"):
+        load_model(mesh_run / "checkpoints" / "fold_01.pt", folds=[0])
+    with pytest.raises(RunNotFoundError, match="bundled model name"):
+        load_model("no-such-model")
+
+
+def test_the_bundled_default_predicts_seven_classes_from_raw_landmarks():
+    model = load_model()  # no run: the model that ships with the package
+    assert model.source == "fer2013-gat" and model.topology.name == "mediapipe468" and model.dims == 3
+    assert model.classes == ["anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise"]
+    faces = make_face_landmarks(2, topology="mediapipe478", rng=2)  # 2 subjects x 7 classes
+    probs = model.predict_landmarks(faces.points * np.float32(192), blendshapes=faces.blendshapes)
+    assert probs.shape == (14, 7) and np.all(probs >= 0)
+    np.testing.assert_allclose(probs.sum(1), 1, atol=1e-5)
+    # the same faces at another image scale: pose alignment removes scale, so the prediction is the same
+    np.testing.assert_allclose(model.predict_landmarks(faces.points * np.float32(480), blendshapes=faces.blendshapes),
+                               probs, atol=1e-4)
