@@ -113,6 +113,8 @@ class TrainConfig:
             weights initialise the model before training (fine-tuning;
             :func:`fer_graph.models.transfer.transfer_weights`); ``"auto"``: the bundled default model
             when it fits the data (topology, coordinates, graph attributes), else random; ``None``: random.
+        members: GNNs: a seed ensemble of this many models, trained from seeds ``seed`` … ``seed + members
+            - 1`` on the same split; predictions average their probabilities (1: one model).
         extra: further model keyword arguments.
     """
 
@@ -151,6 +153,7 @@ class TrainConfig:
     mixup: float = 0.0
     mirror_tta: bool = False
     init_from: str | None = None
+    members: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -166,6 +169,8 @@ class TrainConfig:
             self.init_from = None if str(self.init_from).lower() in ("", "none") else str(self.init_from)
         if self.mixup < 0:
             raise ValueError(f"TrainConfig: mixup={self.mixup}; expected a Beta parameter >= 0")
+        if isinstance(self.members, bool) or not isinstance(self.members, int) or self.members < 1:
+            raise ValueError(f"TrainConfig: members={self.members!r}; expected an int >= 1")
         if not 0.0 <= self.ema < 1.0:
             raise ValueError(f"TrainConfig: ema={self.ema}; expected a decay in [0, 1)")
 

@@ -139,7 +139,8 @@ def train_cmd(
     force: Annotated[bool, typer.Option("--force", help="replace an existing run directory whole (kept until the new run is complete)")] = False,
     mask_augment: Annotated[Optional[float], typer.Option("--mask-augment", min=0.0, max=1.0, help="GNNs: probability of occluding a training graph (random region, BFS patch or node dropout; removal or masking); adds a visibility input; " + _RECIPE)] = None,
     init_from: Annotated[Optional[str], typer.Option("--init-from", help="GNNs: fine-tune from a checkpoint (.pt path, or a bundled model: " + ", ".join(BUNDLED_MODELS) + "); none: random initialisation; " + _RECIPE)] = None,
-    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="folds fitted at once in worker processes, each with an even share of the torch threads (same results)")] = 1,
+    members: Annotated[Optional[int], typer.Option("--members", min=1, help="GNNs: a seed ensemble of N models (seeds seed..seed+N-1) whose probabilities are averaged; " + _RECIPE)] = None,
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="folds (and ensemble members) fitted at once in worker processes, each with an even share of the torch threads (same results)")] = 1,
 ) -> None:
     """Train and evaluate a model under the dataset's protocol; writes RUN/metrics.json and friends."""
     from ..graphs.load import load_processed
@@ -153,7 +154,7 @@ def train_cmd(
                                        labels=labels, exclude=tuple(exclude or ()), features=features, seed=seed,
                                        batch_size=batch_size, hidden=hidden, layers=layers, augment=augment,
                                        backend=backend, standardize=standardize, mask_augment=mask_augment,
-                                       readout=readout, init_from=init_from)
+                                       readout=readout, init_from=init_from, members=members)
         with train_progress(console, arch, cfg.epochs) as (on_fold, on_epoch):
             metrics = train(ds, cfg, out, on_fold=on_fold, on_epoch=on_epoch, refit=refit, workers=workers,
                             force=force)

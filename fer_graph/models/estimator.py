@@ -128,7 +128,8 @@ def make_classifier(arch: str, config, *, classes: list[str], topology, dims: in
         refit: GNNs: retrain on all training subjects for the epoch count early stopping chose.
 
     Raises:
-        ValueError: unknown ``arch`` (the message lists the registered names).
+        ValueError: unknown ``arch`` (the message lists the registered names); ``config.members > 1`` for
+            a model that is not a GNN.
     """
     from .gnn_estimator import GNNClassifier
     from .registry import get_model_entry
@@ -136,6 +137,8 @@ def make_classifier(arch: str, config, *, classes: list[str], topology, dims: in
 
     entry = get_model_entry(arch)
     cls = GNNClassifier if entry.kind == "gnn" else SklearnClassifier
+    if entry.kind != "gnn" and getattr(config, "members", 1) > 1:
+        raise ValueError(f"members={config.members}: seed ensembles are for GNNs; {arch} is a {entry.kind} model")
     return cls(arch, config, classes=classes, topology=topology, dims=dims, refit=refit)
 
 

@@ -19,7 +19,7 @@ from ..graphs.augment import attribute_mirror
 from ..graphs.topology import Topology, get_topology
 from ._gnn_fit import EpochLog, fit_module, mirrored_proba
 from .estimator import FaceClassifier, ModelInputs, ModelLoadError
-from .registry import get_model
+from .ensemble import ProbabilityAverage, build_module
 
 __all__ = ["GNNClassifier", "save_checkpoint", "load_checkpoint"]
 
@@ -57,10 +57,18 @@ class GNNClassifier(FaceClassifier):
         self.mirror_tta = bool(getattr(config, "mirror_tta", False))
         self.graph_names_: tuple[str, ...] = ()
         self.init_info_: dict[str, Any] = {}
+        self.members_ = 1
 
     def fit(self, inputs: ModelInputs, y: np.ndarray, *, train: np.ndarray, validation: np.ndarray,
             on_epoch: Callable[[EpochLog], None] | None = None) -> GNNClassifier:
-        """Early-stop on ``validation``; with ``refit``, retrain on ``train + validation``."""
+        """Early-stop on ``validation``; with ``refit``, retrain on ``train + validation``. With
+        ``config.members`` = K > 1, fit K members from seeds ``seed`` … ``seed + K - 1`` one after the other
+        and return their :meth:`combine` (``on_epoch`` follows the first)."""
+        k = int(getattr(self.config, "members", 1))
+        if k > 1:
+            fitted = [self.member(m).fit(inputs, y, train=train, validation=validation,
+                                         on_epoch=on_epoch if m == 0 else None) for m in range(k)]
+            return self._set_members(fitted, inputs, y, validation)
         common = dict(topology=self.topology, num_classes=len(self.classes_), dims=self.dims,
                       graph_names=inputs.graph_names, warm_start=self._warm_start(inputs.graph_names))
         module, logs, kwargs = fit_module(inputs.x, inputs.graph_attr, y, train, validation, config=self.config,
@@ -78,6 +86,40 @@ class GNNClassifier(FaceClassifier):
         self.fit_info_ = {"logs": logs, "best_epoch": best_epoch, "epochs": len(logs) + refit_epochs,
                           "refit": self.refit, "val_accuracy": float(best.val_accuracy),
                           "n_parameters": sum(p.numel() for p in module.parameters()), **self.init_info_}
+        return self
+
+    def member(self, m: int) -> GNNClassifier:
+        """The unfitted member ``m`` of this classifier's seed ensemble: the same settings, seed ``seed + m``."""
+        return GNNClassifier(self.arch, replace(self.config, seed=self.config.seed + m, members=1),
+                             classes=self.classes_, topology=self.topology, dims=self.dims, refit=self.refit)
+
+    @classmethod
+    def combine(cls, members: list[GNNClassifier], inputs: ModelInputs, y: np.ndarray,
+                validation: np.ndarray) -> GNNClassifier:
+        """A seed ensemble of fitted members (:meth:`member`): probabilities averaged
+        (:class:`~fer_graph.models.ensemble.ProbabilityAverage`). ``fit_info_``: the first member's logs and
+        best epoch, ``members`` (seed, best epoch, validation accuracy of each), ``val_accuracy`` of the
+        ensemble on ``validation`` (the members' mean after a refit, which trained on it), epochs and
+        parameters summed."""
+        first = members[0]
+        clf = cls(first.arch, replace(first.config, members=len(members)), classes=first.classes_,
+                  topology=first.topology, dims=first.dims, refit=first.refit)
+        return clf._set_members(members, inputs, y, validation)
+
+    def _set_members(self, members: list[GNNClassifier], inputs: ModelInputs, y: np.ndarray,
+                     validation: np.ndarray) -> GNNClassifier:
+        """Become the ensemble of the fitted ``members`` (see :meth:`combine`)."""
+        first = members[0]
+        self.module_ = ProbabilityAverage([m.module_ for m in members]).eval()
+        self.model_kwargs_, self.graph_names_, self.members_ = first.model_kwargs_, first.graph_names_, len(members)
+        infos = [m.fit_info_ for m in members]
+        val = float(np.mean([i["val_accuracy"] for i in infos]))
+        if len(validation) and not self.refit:
+            val = float((self.predict_proba(inputs.take(validation)).argmax(1) == y[validation]).mean())
+        self.fit_info_ = {**infos[0], "epochs": sum(i["epochs"] for i in infos), "val_accuracy": val,
+                          "n_parameters": sum(i["n_parameters"] for i in infos),
+                          "members": [{"seed": m.config.seed, "best_epoch": i["best_epoch"],
+                                       "val_accuracy": i["val_accuracy"]} for m, i in zip(members, infos)]}
         return self
 
     def _warm_start(self, graph_names: tuple[str, ...]) -> Callable[[torch.nn.Module], None] | None:
@@ -117,7 +159,7 @@ class GNNClassifier(FaceClassifier):
         save_checkpoint(path, self.module_, {**meta, "arch": self.arch, "model_kwargs": self.model_kwargs_,
                                              "classes": self.classes_, "best_epoch": self.fit_info_.get("best_epoch"),
                                              "refit": self.refit, "mirror_tta": self.mirror_tta,
-                                             "graph_names": list(self.graph_names_)})
+                                             "graph_names": list(self.graph_names_), "members": self.members_})
         return path
 
     @classmethod
@@ -128,20 +170,21 @@ class GNNClassifier(FaceClassifier):
                   dims=int(meta["node_dims"]), refit=bool(meta.get("refit", False)))
         clf.module_, clf.model_kwargs_ = module, dict(meta["model_kwargs"])
         clf.mirror_tta, clf.graph_names_ = bool(meta.get("mirror_tta", False)), tuple(meta.get("graph_names", ()))
+        clf.members_ = int(meta.get("members", 1))
         return clf, meta
 
     def __getstate__(self) -> dict[str, Any]:  # the module pickles as its weights (worker processes)
         state = dict(self.__dict__)
         if self.module_ is not None:
             state["module_"] = ({**self.model_kwargs_, "backend": getattr(self.module_, "backend", "fast")},
-                                self.module_.state_dict())
+                                self.module_.state_dict(), self.members_)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         packed = state.get("module_")
         if isinstance(packed, tuple):
-            kwargs, weights = packed
-            module = get_model(state["arch"], **kwargs)
+            kwargs, weights, members = packed
+            module = build_module(state["arch"], kwargs, members)
             module.load_state_dict(weights)
             state["module_"] = module.eval()
         self.__dict__.update(state)
@@ -168,7 +211,8 @@ def load_checkpoint(path: str | os.PathLike, *, backend: str | None = None) -> t
     """Rebuild a checkpoint's module in eval mode, reading it with ``torch.load(weights_only=True)``.
 
     ``backend`` (``"pyg"`` or ``"fast"``) picks the layer implementation; both load the same weights;
-    ``None`` keeps the builder's default (PyG).
+    ``None`` keeps the builder's default (PyG). A seed ensemble (``meta["members"] > 1``) comes back as a
+    :class:`~fer_graph.models.ensemble.ProbabilityAverage`.
 
     Raises:
         FileNotFoundError: no such file.
@@ -193,7 +237,7 @@ def load_checkpoint(path: str | os.PathLike, *, backend: str | None = None) -> t
     if missing:
         raise ModelLoadError(f"{path}: checkpoint meta lacks {missing}")
     kwargs = dict(meta["model_kwargs"]) | ({"backend": backend} if backend is not None else {})
-    model = get_model(meta["arch"], **kwargs)
+    model = build_module(meta["arch"], kwargs, int(meta.get("members", 1)))
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:

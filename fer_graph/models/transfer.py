@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from .ensemble import first_member
 from .gnn_estimator import load_checkpoint
 
 __all__ = ["transfer_weights"]
@@ -45,6 +46,7 @@ def transfer_weights(model: torch.nn.Module, path: str | os.PathLike, *, classes
             or shares no class with ``classes``.
     """
     source, meta = load_checkpoint(path, backend="fast")  # only its weights are read
+    source = first_member(source)  # a seed ensemble starts its fine-tuning from its first member
     path = Path(path)
     theirs = (meta["topology"], int(meta["node_dims"]), tuple(meta.get("graph_names", ())))
     ours = (topology, int(node_dims), tuple(graph_names))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +181,29 @@ def fit_folds(jobs: list[FoldJob], *, workers: int = 1, on_fold: Callable[[int, 
             pool.shutdown(cancel_futures=True)
 
 
+def _fit_ensembles(jobs: list[FoldJob], data: TrainingData, *, workers: int, on_fold, on_epoch
+                   ) -> Iterator[tuple[Fold, FaceClassifier, float]]:
+    """:func:`fit_folds`, with the members of GNN seed ensembles (``config.members > 1``) fitted as jobs
+    of their own when there are several workers, so they run at once too; each fold's members are then
+    combined (:meth:`~fer_graph.models.gnn_estimator.GNNClassifier.combine`; same seeds as a sequential fit)."""
+    k = jobs[0].config.members if jobs and get_model_entry(jobs[0].config.arch).kind == "gnn" else 1
+    if k == 1 or workers == 1:
+        yield from fit_folds(jobs, workers=workers, on_fold=on_fold, on_epoch=on_epoch)
+        return
+    from ..models.gnn_estimator import GNNClassifier
+
+    split = [replace(job, config=replace(job.config, seed=job.config.seed + m, members=1))
+             for job in jobs for m in range(k)]
+    members, seconds = [], 0.0
+    for fold, clf, s in fit_folds(split, workers=workers,
+                                  on_fold=None if on_fold is None else lambda i, _: on_fold(i, len(jobs))):
+        members.append(clf)
+        seconds += s
+        if len(members) == k:
+            yield fold, GNNClassifier.combine(members, data.inputs, data.y, fold.validation), seconds
+            members, seconds = [], 0.0
+
+
 def _checkpoint_meta(ds: FaceGraphDataset, data: TrainingData, config: TrainConfig) -> dict[str, Any]:
     return {"arch": config.arch, "classes": data.classes, "topology": ds.meta["topology"],
             "features": str(data.spec), "node_dims": int(ds.meta["node_dims"]),
@@ -236,7 +259,7 @@ def _train_into(ds: FaceGraphDataset, config: TrainConfig, out: Path, *, on_fold
             for f in folds]
     subjects = ds.tensor("subject").numpy()
     results = []
-    for fold, clf, seconds in fit_folds(jobs, workers=workers, on_fold=on_fold, on_epoch=on_epoch):
+    for fold, clf, seconds in _fit_ensembles(jobs, data, workers=workers, on_fold=on_fold, on_epoch=on_epoch):
         probs = clf.predict_proba(data.inputs.take(fold.test))
         test_subjects = sorted({int(s) for s in subjects[data.kept[fold.test]]})
         clf.save(out / "checkpoints" / f"fold_{fold.index:02d}", {**meta, "fold": fold.index,
