@@ -53,10 +53,14 @@ def print_predictions(console: Console, result: dict[str, Any]) -> None:
     """The first 50 predictions, the skipped inputs and the CSV written."""
     table = Table(title=f"{len(result['predictions'])} prediction(s)")
     table.add_column("input")
+    table.add_column("face", justify="right")
+    table.add_column("box (x, y, w, h)")
     table.add_column("prediction")
     table.add_column("probability", justify="right")
     for row in result["predictions"][:50]:
-        table.add_row(Path(row["input"]).name, row["label"], f"{row['probabilities'][row['label']]:.3f}")
+        box = "" if row.get("box") is None else ", ".join(f"{v:.0f}" for v in row["box"])
+        table.add_row(Path(row["input"]).name, str(row.get("face", 0)), box, row["label"],
+                      f"{row['probabilities'][row['label']]:.3f}")
     console.print(table)
     for s in result["skipped"]:
         console.print(f"skipped {s['path']}: {s['reason']}")

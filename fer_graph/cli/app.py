@@ -189,18 +189,21 @@ def evaluate_cmd(
 def predict_cmd(
     inputs: Annotated[Path, typer.Argument(exists=True, help="an image, a folder of images, or a landmark CSV")],
     run: Annotated[Optional[str], typer.Option("--run", "-r", help="run directory of fer-graph train (any model), a model file, or a bundled model name (default: the bundled FER-2013 model; see fer-graph models)")] = None,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="PNG drawing the mesh and prediction (first image)")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="PNG drawing every face's mesh and prediction (first image with a face)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
     model: Annotated[Optional[Path], typer.Option("--model", help="Face Landmarker .task file")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="CSV of every prediction (without it, the table shows the first 50)")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="CSV, a row per face and per skipped input (without it, the table shows the first 50)")] = None,
+    max_faces: Annotated[int, typer.Option("--max-faces", min=1, help="faces per image at most")] = 10,
+    tiles: Annotated[bool, typer.Option("--tiles", help="also search photos tile by tile for small faces (group photos; about 10x slower)")] = False,
+    force: Annotated[bool, typer.Option("--force", help="replace existing --out / --plot files")] = False,
 ) -> None:
     """Image(s) -> Face Landmarker -> graph -> class probabilities (or landmark CSV rows -> probabilities)."""
     from ..evaluation.predict_io import predict_path
 
     try:
         with task_progress(console, disable=inputs.is_file()) as update:
-            result = predict_path(inputs, run, model=model, plot=plot, out=out,
-                                  on_progress=lambda done, total: update("predict", done, total))
+            result = predict_path(inputs, run, model=model, plot=plot, out=out, max_faces=max_faces, tiles=tiles,
+                                  force=force, on_progress=lambda done, total: update("predict", done, total))
     except _ERRORS as exc:
         _fail(exc)
     if as_json:

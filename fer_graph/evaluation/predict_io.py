@@ -12,71 +12,114 @@ import numpy as np
 from .._io import atomic_path
 from .predictor import ExpressionModel
 
-__all__ = ["predict_path", "plot_prediction"]
+__all__ = ["predict_path", "plot_prediction", "write_predictions_csv", "CSV_HEAD", "CSV_TAIL"]
 
 _IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 
 
+#: Columns of the predictions CSV before the probabilities (``p_<class>``) and after them.
+CSV_HEAD = ("input", "frame", "time_s", "face", "x", "y", "w", "h", "label")
+CSV_TAIL = ("detection_tier", "border", "skipped")
+
+
 def predict_path(inputs: str | os.PathLike, run: str | os.PathLike | None = None, *,
-                 model: str | os.PathLike | None = None,
-                 plot: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
-                 on_progress=None) -> dict[str, Any]:
-    """Predict an image, every image below a folder (sorted), or every row of a landmark CSV.
+                 model: str | os.PathLike | None = None, plot: str | os.PathLike | None = None,
+                 out: str | os.PathLike | None = None, max_faces: int = 10, tiles: bool = False,
+                 force: bool = False, on_progress=None) -> dict[str, Any]:
+    """Predict every face of an image, of every image below a folder (sorted), or every row of a landmark CSV.
 
     Args:
-        inputs: an image, a folder of images, or a landmark CSV.
+        inputs: an image, a folder of images, or a landmark CSV (labels optional).
         run: any ``fer-graph train`` run, a model file or a bundled model name; ``None``: the bundled
             default model (:class:`~fer_graph.evaluation.predictor.ExpressionModel`).
-        model: Face Landmarker ``.task`` file; plot: PNG of the first image's mesh and prediction;
-        out: CSV of every prediction (written only when given).
+        model: Face Landmarker ``.task`` file; plot: PNG of the first image with a face: every face's mesh
+            and prediction; out: CSV, one row per face and one per skipped input (:data:`CSV_HEAD`,
+            ``p_<class>``..., :data:`CSV_TAIL`); max_faces, tiles: see
+            :meth:`~fer_graph.evaluation.predictor.ExpressionModel.predict_images`; force: replace an existing
+            ``out`` / ``plot`` file.
 
     Returns:
-        ``{"predictions": [{"input", "label", "probabilities": {class: p}}], "skipped": [...], "classes"}``
-        plus ``"csv"`` / ``"plot"`` when written.
+        ``{"predictions": [{"input", "face", "box", "detection_tier", "border", "label", "probabilities"}],
+        "skipped": [{"path", "reason", "detail"}], "classes"}`` plus ``"csv"`` / ``"plot"`` when written.
 
     Raises:
-        ValueError: ``out`` or ``plot`` is an existing folder, or a folder without images.
-        RunNotFoundError, IncompleteRunError, ModelLoadError: see
-            :func:`fer_graph.evaluation.predictor.load_fold_models`.
+        ValueError: ``out`` or ``plot`` is a folder, or an existing file without ``force``; a folder
+            without images.
+        RunNotFoundError, IncompleteRunError, ModelLoadError: see :class:`~fer_graph.evaluation.predictor.ExpressionModel`.
     """
     inputs = Path(inputs)
     for name, target in (("--out", out), ("--plot", plot)):
         if target is not None and Path(target).is_dir():
             raise ValueError(f"{target}: is a folder; {name} takes a file path")
+        if target is not None and Path(target).exists() and not force:
+            raise ValueError(f"{target}: exists; choose another {name} file or pass --force to replace it")
     em = ExpressionModel(run)
     if inputs.suffix.lower() == ".csv":
-        from ..landmarks.csv_source import read_landmark_csv
-
-        lms = read_landmark_csv(inputs, require_label=False)
-        probs = em.predict_landmarks(lms.pixel_points())
-        names, skipped, raw = lms.sample_ids, [s.__dict__ for s in lms.skipped], []
+        (rows, skipped), first = _predict_csv(em, inputs), None
     else:
         files = [inputs] if inputs.is_file() else sorted(
             p for p in inputs.rglob("*") if p.suffix.lower() in _IMAGE_EXT and not p.name.startswith("."))
         if not files:
             raise ValueError(f"{inputs}: no images found (extensions {sorted(_IMAGE_EXT)})")
-        probs, names, skipped_records, raw = em.predict_images(files, model=model, on_progress=on_progress)
-        skipped = [s.__dict__ for s in skipped_records]
-    rows = [{"input": n, "label": em.classes[int(p.argmax())],
-             "probabilities": {c: float(v) for c, v in zip(em.classes, p)}} for n, p in zip(names, probs)]
+        found = em.predict_images(files, model=model, max_faces=max_faces, tiles=tiles, on_progress=on_progress)
+        rows = [_face_row(em.classes, f, p) for f, p in zip(found.faces, found.probs)]
+        skipped = [s.__dict__ for s in found.skipped]
+        first = [(f, r) for f, r in zip(found.faces, rows) if f.input == found.faces[0].input] if found.faces else None
     result: dict[str, Any] = {"predictions": rows, "skipped": skipped, "classes": em.classes}
     if out is not None:
-        target = Path(out)
-        with atomic_path(target) as tmp, tmp.open("w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["input", "label", *[f"p_{c}" for c in em.classes]])
-            for r in rows:
-                w.writerow([r["input"], r["label"], *[f"{r['probabilities'][c]:.5f}" for c in em.classes]])
-        result["csv"] = str(target)
-    if plot is not None and raw:
-        plot_prediction(names[0], raw[0], rows[0]["probabilities"], em.topology.edges, plot)
+        write_predictions_csv(out, rows, skipped, em.classes)
+        result["csv"] = str(out)
+    if plot is not None and first:
+        plot_prediction(first[0][0].input, [(f.landmarks, r["probabilities"]) for f, r in first], em.topology.edges, plot)
         result["plot"] = str(plot)
     return result
 
 
-def plot_prediction(image_path: str, landmarks: np.ndarray, probabilities: dict[str, float],
-                    edges, out: str | os.PathLike) -> None:
-    """Draw the face mesh over the image with the class probabilities as a bar chart (PNG, atomic)."""
+def _face_row(classes: list[str], face, probs: np.ndarray) -> dict[str, Any]:
+    return {"input": face.input, "face": face.face, "box": [round(v, 1) for v in face.box],
+            "detection_tier": face.tier, "border": face.pad, "frame": face.frame, "time_s": face.time_s,
+            "label": classes[int(probs.argmax())], "probabilities": {c: float(v) for c, v in zip(classes, probs)}}
+
+
+def _predict_csv(em: ExpressionModel, path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``(prediction rows, skipped rows)`` of a landmark CSV (labels not needed)."""
+    from ..landmarks.csv_source import read_landmark_csv
+
+    lms = read_landmark_csv(path, require_label=False)
+    probs = em.predict_landmarks(lms.pixel_points()) if len(lms.sample_ids) else np.zeros((0, len(em.classes)))
+    rows = [{"input": n, "face": 0, "box": None, "detection_tier": None, "border": None, "frame": None,
+             "time_s": None, "label": em.classes[int(p.argmax())],
+             "probabilities": {c: float(v) for c, v in zip(em.classes, p)}} for n, p in zip(lms.sample_ids, probs)]
+    return rows, [s.__dict__ for s in lms.skipped]
+
+
+def write_predictions_csv(path: str | os.PathLike, rows: list[dict[str, Any]], skipped: list[dict[str, Any]],
+                          classes: list[str]) -> None:
+    """The predictions CSV (atomic): a row per face, then a row per skipped input (``skipped``: reason and
+    detail; no label or probabilities)."""
+    blank = [""] * len(classes)
+    with atomic_path(Path(path)) as tmp, tmp.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow([*CSV_HEAD, *[f"p_{c}" for c in classes], *CSV_TAIL])
+        for r in rows:
+            box = r["box"] or ["", "", "", ""]
+            w.writerow([r["input"], _blank(r["frame"]), _blank(r["time_s"]), r["face"], *box, r["label"],
+                        *[f"{r['probabilities'][c]:.5f}" for c in classes], _blank(r["detection_tier"]),
+                        _blank(r["border"]), ""])
+        for s in skipped:
+            reason = s["reason"] + (f": {s['detail']}" if s.get("detail") else "")
+            w.writerow([s["path"], "", "", "", "", "", "", "", "", *blank, "", "", reason])
+
+
+def _blank(v) -> str:
+    return "" if v is None else str(v)
+
+
+def plot_prediction(image_path: str, faces: list[tuple[np.ndarray, dict[str, float]]], edges,
+                    out: str | os.PathLike) -> None:
+    """Draw every face's mesh over the image, numbered, with each face's class probabilities as bars (PNG,
+    atomic). ``faces``: ``(landmarks (V, 2+) image-normalized, {class: p})`` per face; the image is read
+    as the detector read it (EXIF orientation applied), so meshes and photo line up."""
     from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone, renders with Agg
 
@@ -84,18 +127,23 @@ def plot_prediction(image_path: str, landmarks: np.ndarray, probabilities: dict[
 
     img = load_rgb(image_path)  # the detector's conversion: 16-bit scaled, alpha on white, EXIF applied
     h, w = img.shape[:2]
-    xy = landmarks[:, :2] * np.array([w, h])
-    fig = Figure(figsize=(8, 4))
-    a, b = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1]})
+    fig = Figure(figsize=(8, max(4, 1.6 * len(faces))))
+    grid = fig.add_gridspec(len(faces), 2, width_ratios=[1, 1])
+    a = fig.add_subplot(grid[:, 0])
     a.imshow(img)
-    a.add_collection(LineCollection([[xy[i], xy[j]] for i, j in edges], colors="lime", linewidths=0.3))
     a.set_axis_off()
-    names = list(probabilities)
-    values = [probabilities[n] for n in names]
-    best = int(np.argmax(values))
-    b.barh(names, values, color=["tab:orange" if i == best else "tab:blue" for i in range(len(names))])
-    b.set_xlim(0, 1)
-    b.set_title(f"{names[best]} ({values[best]:.0%})")
+    for k, (landmarks, probabilities) in enumerate(faces):
+        xy = landmarks[:, :2] * np.array([w, h])
+        a.add_collection(LineCollection([[xy[i], xy[j]] for i, j in edges], colors="lime", linewidths=0.3))
+        a.text(xy[:, 0].min(), xy[:, 1].min(), str(k), color="yellow", fontsize=9, va="bottom")
+        names = list(probabilities)
+        values = [probabilities[n] for n in names]
+        best = int(np.argmax(values))
+        b = fig.add_subplot(grid[k, 1])
+        b.barh(names, values, color=["tab:orange" if i == best else "tab:blue" for i in range(len(names))])
+        b.set_xlim(0, 1)
+        b.set_title(f"face {k}: {names[best]} ({values[best]:.0%})", fontsize=9)
+        b.tick_params(labelsize=7)
     fig.tight_layout()
     with atomic_path(out) as tmp:
         fig.savefig(tmp, dpi=110, format="png")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from ..models.pretrained import BUNDLED_MODELS, DEFAULT_MODEL, resolve_pretraine
 from ..training.checkpoint import check_compatible
 from ..training.rundir import IncompleteRunError, verify_run
 
-__all__ = ["ExpressionModel", "load_model", "load_fold_models", "RunNotFoundError"]
+__all__ = ["ExpressionModel", "FaceRecord", "ImagePredictions", "load_model", "load_fold_models", "RunNotFoundError"]
 
 
 class RunNotFoundError(FerGraphError, FileNotFoundError):
@@ -182,57 +183,113 @@ class ExpressionModel:
         return self.predict_inputs(ModelInputs.from_dataset(ds, self.features))
 
     def predict_images(self, images: Sequence[str | os.PathLike], *, model: str | os.PathLike | None = None,
-                       on_progress: Callable[[int, int], None] | None = None
-                       ) -> tuple[np.ndarray, list[str], list[SkipRecord], list[np.ndarray]]:
-        """Detect faces with the Face Landmarker and classify them.
+                       max_faces: int = 10, tiles: bool = False,
+                       on_progress: Callable[[int, int], None] | None = None) -> ImagePredictions:
+        """Detect every face (up to ``max_faces`` per image) with the Face Landmarker and classify them.
+
+        Args:
+            images: image files; EXIF orientation is applied (:func:`fer_graph.landmarks.images.load_rgb`).
+            model: Face Landmarker ``.task`` file (``None``: :func:`~fer_graph.landmarks.mediapipe_source.resolve_model_path`).
+            max_faces: faces per image the landmarker may return.
+            tiles: also search photos tile by tile for small faces (group photos; about 10× the detection
+                time; :meth:`~fer_graph.landmarks.mediapipe_source.FaceLandmarkDetector.detect_tiles`).
+            on_progress: ``(done, total)`` callback.
 
         Returns:
-            ``(probs (M, C), paths of the M images with a face, skipped images with reasons,
-            M landmark arrays (478, 3) in image-normalized units)``.
+            :class:`ImagePredictions`: one probability row and one :class:`FaceRecord` per face found, and
+            the images without a face or unreadable as skip records.
 
         Raises:
-            ValueError: the run was trained on 68-point landmarks (images give MediaPipe Face Mesh).
+            ValueError: the model was trained on 68-point landmarks (images give MediaPipe Face Mesh), or
+                ``max_faces < 1``.
         """
-        from ..graphs.dataset import head_pose
-        from ..landmarks.images import ImageReadError, load_rgb
-        from ..landmarks.mediapipe_source import FaceLandmarkDetector
+        from ..landmarks.mediapipe_source import DetectionOptions, FaceLandmarkDetector
 
         if not self.topology.name.startswith("mediapipe"):
-            raise ValueError(f"this run was trained on {self.topology.name} landmarks; images yield MediaPipe "
-                             "Face Mesh landmarks, so predict images with a run trained on a mediapipe dataset")
-        pts, blends, poses, kept, skipped, raw = [], [], [], [], [], []
-        with FaceLandmarkDetector(model) as det:
+            raise ValueError(f"this model was trained on {self.topology.name} landmarks; images yield MediaPipe "
+                             "Face Mesh landmarks, so predict images with a model trained on a mediapipe dataset")
+        faces: list[FaceRecord] = []
+        skipped: list[SkipRecord] = []
+        with FaceLandmarkDetector(model, options=DetectionOptions(num_faces=max_faces)) as det:
             for i, path in enumerate(images):
                 if on_progress is not None:
                     on_progress(i, len(images))
-                try:
-                    arr = load_rgb(path, keep_gray=True)  # EXIF-oriented, gray or RGB uint8
-                except ImageReadError as exc:
-                    skipped.append(SkipRecord(str(path), exc.reason, exc.detail))
-                    continue
-                except OSError as exc:
-                    skipped.append(SkipRecord(str(path), "unreadable", str(exc)))
-                    continue
-                face = det.detect(arr)
-                if isinstance(face, str):
-                    skipped.append(SkipRecord(str(path), face))
-                    continue
-                h, w = arr.shape[:2]
-                p = face.landmarks.copy()
-                p[:, 0] *= w
-                p[:, 1] *= h
-                p[:, 2] *= w
-                pts.append(p)
-                blends.append(face.blendshapes)
-                poses.append(head_pose(face.transform[None])[0])
-                kept.append(str(path))
-                raw.append(face.landmarks)
+                found = _detect_image(det, path, tiles)
+                if isinstance(found, SkipRecord):
+                    skipped.append(found)
+                else:
+                    faces.extend(found)
         if on_progress is not None:
             on_progress(len(images), len(images))
-        if not pts:
-            return np.zeros((0, len(self.classes))), kept, skipped, raw
-        probs = self.predict_landmarks(np.stack(pts), blendshapes=np.stack(blends), head_pose=np.stack(poses))
-        return probs, kept, skipped, raw
+        return ImagePredictions(self.predict_faces(faces), faces, skipped)
+
+    def predict_faces(self, faces: Sequence[FaceRecord]) -> np.ndarray:
+        """``(M, C)`` probabilities of detected faces (their landmarks, blendshapes and head pose)."""
+        from ..graphs.dataset import head_pose
+
+        if not faces:
+            return np.zeros((0, len(self.classes)))
+        pts = np.stack([f.pixel_landmarks() for f in faces])
+        return self.predict_landmarks(pts, blendshapes=np.stack([f.blendshapes for f in faces]),
+                                      head_pose=head_pose(np.stack([f.transform for f in faces])))
+
+
+@dataclass(frozen=True)
+class FaceRecord:
+    """One face found in an input image (or video frame).
+
+    Attributes:
+        input: the image path; face: index in that image, left to right; size: ``(W, H)`` pixels.
+        box: ``(x, y, w, h)`` pixels, the landmarks' bounding box.
+        landmarks: (478, 3) float32 image-normalized (x / W, y / H, z on x's scale).
+        blendshapes: (52,) float32; transform: (4, 4) float32 facial transformation matrix.
+        tier: detection confidence tier that found it; pad: the border it was found with (fraction of a side).
+        frame, time_s: video frame index and time in seconds (``None`` for images).
+    """
+
+    input: str
+    face: int
+    size: tuple[int, int]
+    box: tuple[float, float, float, float]
+    landmarks: np.ndarray
+    blendshapes: np.ndarray
+    transform: np.ndarray
+    tier: int
+    pad: float
+    frame: int | None = None
+    time_s: float | None = None
+
+    def pixel_landmarks(self) -> np.ndarray:
+        """(478, 3) float32 in pixels (x·W, y·H, z·W): the isotropic units :meth:`ExpressionModel.predict_landmarks` takes."""
+        return self.landmarks * np.array([self.size[0], self.size[1], self.size[0]], np.float32)
+
+
+@dataclass
+class ImagePredictions:
+    """What :meth:`ExpressionModel.predict_images` found: ``probs`` (M, C) and ``faces`` (M records), row
+    for row; ``skipped``: inputs without a prediction, with the reason."""
+
+    probs: np.ndarray
+    faces: list[FaceRecord]
+    skipped: list[SkipRecord]
+
+
+def _detect_image(det, path: str | os.PathLike, tiles: bool) -> list[FaceRecord] | SkipRecord:
+    """The faces of one image file, or why it has none (``unreadable``, ``no_face``, ...)."""
+    from ..landmarks.images import ImageReadError, load_rgb
+
+    try:
+        arr = load_rgb(path, keep_gray=True)  # EXIF-oriented, gray or RGB uint8
+    except ImageReadError as exc:
+        return SkipRecord(str(path), exc.reason, exc.detail)
+    except OSError as exc:
+        return SkipRecord(str(path), "unreadable", str(exc))
+    found = det.detect_all(arr, tiles=tiles)
+    if isinstance(found, str):
+        return SkipRecord(str(path), found)
+    h, w = arr.shape[:2]
+    return [FaceRecord(str(path), k, (w, h), f.box(w, h), f.landmarks, f.blendshapes, f.transform, f.tier, f.pad)
+            for k, f in enumerate(found)]
 
 
 def load_model(source: str | os.PathLike | None = None, *, folds: Sequence[int] | None = None,

@@ -162,13 +162,22 @@ class DetectionOptions:
             retried at the next. Detection and presence confidence are both set to the tier value
             (tracking confidence plays no part in IMAGE mode). Default (0.5, 0.1, 0.01): ≈ 99.0% of
             FER-2013 publictest, 98.9% of train. Faces found at low tiers are poorer; see ``tiers``.
-        num_faces: faces the landmarker may return. Default 2, to tell duplicates from crowds.
+        num_faces: faces the landmarker may return. Default 2, to tell duplicates from crowds;
+            :meth:`FaceLandmarkDetector.detect_all` returns up to this many distinct faces.
         duplicate_overlap: when several faces come back and the landmark bounding boxes of face 0 and
             another face overlap by at least this fraction of the smaller box (intersection over the
             smaller area), they are the same face detected twice — on FER-2013 a phantom face inside or
             across the real one, common at low confidence — and face 0 is kept; otherwise the image is
             skipped as ``"several_faces"``. IoU would miss these: the two boxes differ in size (all 9
             publictest images skipped under an IoU >= 0.5 rule were one face plus such a phantom).
+        photo_side: images whose smaller side is larger than this (pixels) are photos, not tight face
+            crops: the cascade tries each tier without the border first, then with it (a 50% border
+            shrinks the faces of a photo until the detector misses them). Crops up to this size (FER-2013
+            and CK+48 are 48×48) get the border only, as before. Default 160.
+        tile_grids: ``detect_all(..., tiles=True)`` on a photo also looks for faces in each tile of these
+            n × n grids (tiles overlap by a quarter of their side): the Face Landmarker's face detector
+            sees the image at 128 × 128, so faces under about a tenth of a group photo's side are missed
+            whole-image. Default (2, 3).
 
     Raises:
         ValueError: an argument is out of range; the message names it and its value.
@@ -179,6 +188,8 @@ class DetectionOptions:
     confidences: tuple[float, ...] = (0.5, 0.1, 0.01)
     num_faces: int = 2
     duplicate_overlap: float = 0.5
+    photo_side: int = 160
+    tile_grids: tuple[int, ...] = (2, 3)
 
     def __post_init__(self) -> None:
         if not (isinstance(self.pad, (int, float)) and math.isfinite(self.pad) and self.pad >= 0):
@@ -191,8 +202,14 @@ class DetectionOptions:
             raise ValueError(f"confidences={self.confidences!r}; expected a non-empty, strictly decreasing "
                              f"sequence of values in [0, 1]")
         object.__setattr__(self, "confidences", conf)
+        grids = tuple(self.tile_grids)
+        if any(isinstance(n, bool) or not isinstance(n, int) or n < 2 for n in grids):
+            raise ValueError(f"tile_grids={self.tile_grids!r}; expected ints >= 2")
+        object.__setattr__(self, "tile_grids", grids)
         if isinstance(self.num_faces, bool) or not isinstance(self.num_faces, int) or self.num_faces < 1:
             raise ValueError(f"num_faces={self.num_faces!r}; expected an int >= 1")
+        if isinstance(self.photo_side, bool) or not isinstance(self.photo_side, int) or self.photo_side < 0:
+            raise ValueError(f"photo_side={self.photo_side!r}; expected an int >= 0 (pixels)")
         if not 0.0 <= self.duplicate_overlap <= 1.0:
             raise ValueError(f"duplicate_overlap={self.duplicate_overlap!r}; expected a value in [0, 1]")
 
@@ -200,6 +217,7 @@ class DetectionOptions:
         """JSON-ready dict of every option (``confidences`` as a list)."""
         d = asdict(self)
         d["confidences"] = list(self.confidences)
+        d["tile_grids"] = list(self.tile_grids)
         return d
 
 
@@ -215,12 +233,35 @@ class FaceResult:
         transform: (4, 4) float32 facial transformation matrix (canonical face model → camera, cm),
             as MediaPipe computes it on the padded canvas.
         tier: index into ``DetectionOptions.confidences`` of the tier that found the face.
+        pad: the border the face was found with, as a fraction of each side (``DetectionOptions.pad`` or 0).
     """
 
     landmarks: np.ndarray
     blendshapes: np.ndarray
     transform: np.ndarray
     tier: int
+    pad: float = 0.5
+
+    def box(self, width: int, height: int) -> tuple[float, float, float, float]:
+        """``(x, y, w, h)`` in pixels of an image of that size: the landmarks' bounding box."""
+        xy = self.landmarks[:, :2] * np.array([width, height], np.float32)
+        (x0, y0), (x1, y1) = xy.min(0), xy.max(0)
+        return float(x0), float(y0), float(x1 - x0), float(y1 - y0)
+
+
+def _merge_faces(first: list[FaceResult], more: list[FaceResult], shape: tuple[int, int],
+                 options: DetectionOptions) -> list[FaceResult]:
+    """``first`` plus each face of ``more`` that overlaps none kept so far by ``options.duplicate_overlap``
+    (boxes in pixels of an image of ``shape`` (H, W)), at most ``options.num_faces``."""
+    scale = np.array([shape[1], shape[0]], np.float32)
+    kept = list(first)
+    for f in more:
+        if len(kept) >= options.num_faces:
+            break
+        if all(_box_overlap(f.landmarks[:, :2] * scale, k.landmarks[:, :2] * scale) < options.duplicate_overlap
+               for k in kept):
+            kept.append(f)
+    return kept
 
 
 def _box_overlap(a: np.ndarray, b: np.ndarray) -> float:
@@ -311,8 +352,9 @@ class FaceLandmarkDetector:
     def __repr__(self) -> str:
         return f"FaceLandmarkDetector({str(self.model_path)!r}, options={self.options!r})"
 
-    def pad_image(self, image: np.ndarray) -> tuple[np.ndarray, int, int]:
-        """Place ``image`` on a ``pad_value`` canvas with ``round(pad·W)`` / ``round(pad·H)`` borders.
+    def pad_image(self, image: np.ndarray, pad: float | None = None) -> tuple[np.ndarray, int, int]:
+        """Place ``image`` on a ``pad_value`` canvas with ``round(pad·W)`` / ``round(pad·H)`` borders
+        (``pad``: ``options.pad`` when None).
 
         Shape:
             image: (H, W) uint8 gray or (H, W, 3) uint8 RGB.
@@ -325,54 +367,111 @@ class FaceLandmarkDetector:
             raise ValueError(f"image must be (H, W) or (H, W, 3) uint8; got shape {image.shape}, "
                              f"dtype {image.dtype}")
         h, w = image.shape[:2]
-        left, top = round(self.options.pad * w), round(self.options.pad * h)
+        pad = self.options.pad if pad is None else pad
+        left, top = round(pad * w), round(pad * h)
         canvas = np.full((h + 2 * top, w + 2 * left, 3), self.options.pad_value, np.uint8)
         # a GRAY8 mp.Image fails inside MediaPipe: gray is repeated into the 3 channels by broadcasting
         canvas[top:top + h, left:left + w] = image[..., None] if image.ndim == 2 else image
         return canvas, left, top
 
-    def detect(self, image: np.ndarray) -> FaceResult | str:
-        """Pad ``image``, run the confidence cascade and return its face, or why there is none.
+    def borders(self, image: np.ndarray) -> tuple[float, ...]:
+        """The borders the cascade tries at each tier, in order: ``(pad,)`` for a tight crop, ``(0, pad)``
+        for a photo (smaller side above ``options.photo_side`` pixels)."""
+        if self.options.pad == 0 or min(image.shape[:2]) <= self.options.photo_side:
+            return (self.options.pad,)
+        return (0.0, self.options.pad)
+
+    def detect_all(self, image: np.ndarray, *, tiles: bool = False) -> list[FaceResult] | str:
+        """Every distinct face of ``image`` (up to ``options.num_faces``), left to right, or ``"no_face"``.
+
+        Each confidence tier tries the :meth:`borders` in turn; the first (tier, border) that finds a face
+        gives the result. A face whose landmark box overlaps an earlier one by ``duplicate_overlap`` or more
+        (intersection over the smaller box) is the same face detected twice and is dropped. With ``tiles``,
+        a photo is also searched tile by tile (:meth:`detect_tiles`), for faces too small to be found
+        whole-image.
 
         Shape:
             image: (H, W) uint8 gray or (H, W, 3) uint8 RGB.
-        Returns:
-            a :class:`FaceResult` in the original image's normalized frame, or the skip reason
-            ``"no_face"`` (no tier found a face) or ``"several_faces"`` (distinct faces at the first
-            tier that found any: box overlap with face 0 below ``duplicate_overlap``).
         Raises:
             ValueError: wrong shape or dtype.
             RuntimeError: MediaPipe failed, or the detector is closed.
         """
         if not self._landmarkers:
             raise RuntimeError("FaceLandmarkDetector is closed")
-        canvas, left, top = self.pad_image(image)
+        faces: list[FaceResult] = []
+        for tier, landmarker in enumerate(self._landmarkers):
+            for pad in self.borders(image):
+                faces = self._run(landmarker, tier, image, pad)
+                if faces:
+                    break
+            if faces:
+                break
+        if tiles and min(image.shape[:2]) > self.options.photo_side:
+            faces = _merge_faces(faces, self.detect_tiles(image), image.shape[:2], self.options)
+        return sorted(faces, key=lambda f: float(f.landmarks[:, 0].min())) if faces else "no_face"
+
+    def detect_tiles(self, image: np.ndarray) -> list[FaceResult]:
+        """Faces found in the tiles of each ``options.tile_grids`` grid, at the first confidence tier and
+        without a border, in the whole image's normalized frame (duplicates across tiles not yet merged)."""
+        h, w = image.shape[:2]
+        found: list[FaceResult] = []
+        for n in self.options.tile_grids:
+            th, tw = math.ceil(h / (n - (n - 1) / 4)), math.ceil(w / (n - (n - 1) / 4))  # 1/4 overlap
+            for y0 in np.linspace(0, h - th, n).round().astype(int):
+                for x0 in np.linspace(0, w - tw, n).round().astype(int):
+                    for f in self._run(self._landmarkers[0], 0, np.ascontiguousarray(image[y0:y0 + th, x0:x0 + tw]), 0.0):
+                        f.landmarks[:, 0] = (f.landmarks[:, 0] * tw + x0) / w
+                        f.landmarks[:, 1] = (f.landmarks[:, 1] * th + y0) / h
+                        f.landmarks[:, 2] *= tw / w
+                        found.append(f)
+        return found
+
+    def detect(self, image: np.ndarray) -> FaceResult | str:
+        """The one face of ``image``, or why there is none: ``"no_face"``, or ``"several_faces"`` when
+        :meth:`detect_all` finds distinct faces (datasets expect one face per image).
+
+        Shape:
+            image: (H, W) uint8 gray or (H, W, 3) uint8 RGB.
+        Returns:
+            a :class:`FaceResult` in the original image's normalized frame, or the skip reason.
+        Raises:
+            ValueError: wrong shape or dtype.
+            RuntimeError: MediaPipe failed, or the detector is closed.
+        """
+        faces = self.detect_all(image)
+        if isinstance(faces, str):
+            return faces
+        return "several_faces" if len(faces) > 1 else faces[0]
+
+    def _run(self, landmarker: Any, tier: int, image: np.ndarray, pad: float) -> list[FaceResult]:
+        """One ``FaceLandmarker.detect`` on ``image`` with border ``pad``: its distinct faces, mapped back
+        into the original image's frame."""
+        canvas, left, top = self.pad_image(image, pad)
         ch, cw = canvas.shape[:2]
         h, w = image.shape[:2]
         mp_image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=canvas)
-        for tier, landmarker in enumerate(self._landmarkers):
-            start = time.perf_counter()
-            with quiet_stderr():
-                result = landmarker.detect(mp_image)
-            faces = [np.array([(p.x, p.y, p.z) for p in face], np.float32) for face in result.face_landmarks]
-            self.timings["detect"][tier] += time.perf_counter() - start
-            self.timings["calls"][tier] += 1
-            if not faces:
+        start = time.perf_counter()
+        with quiet_stderr():
+            result = landmarker.detect(mp_image)
+        scale = np.array([cw, ch], np.float32)
+        kept: list[FaceResult] = []
+        for i, face in enumerate(result.face_landmarks):
+            pts = np.array([(p.x, p.y, p.z) for p in face], np.float32)
+            if any(_box_overlap(pts[:, :2] * scale, k[:, :2] * scale) >= self.options.duplicate_overlap
+                   for k in (r.landmarks for r in kept)):
                 continue
-            scale = np.array([cw, ch], np.float32)
-            if any(_box_overlap(faces[0][:, :2] * scale, other[:, :2] * scale) < self.options.duplicate_overlap
-                   for other in faces[1:]):
-                return "several_faces"
-            pts = faces[0]
-            pts[:, 0] = (pts[:, 0] * cw - left) / w
-            pts[:, 1] = (pts[:, 1] * ch - top) / h
-            pts[:, 2] *= cw / w
             blend = np.zeros(len(BLENDSHAPE_NAMES), np.float32)
-            for cat in result.face_blendshapes[0]:
+            for cat in result.face_blendshapes[i]:
                 blend[cat.index] = cat.score
-            transform = np.asarray(result.facial_transformation_matrixes[0], np.float32).reshape(4, 4)
-            return FaceResult(pts, blend, transform, tier)
-        return "no_face"
+            transform = np.asarray(result.facial_transformation_matrixes[i], np.float32).reshape(4, 4)
+            kept.append(FaceResult(pts, blend, transform, tier, pad))
+        for r in kept:  # canvas-normalized -> original-image-normalized
+            r.landmarks[:, 0] = (r.landmarks[:, 0] * cw - left) / w
+            r.landmarks[:, 1] = (r.landmarks[:, 1] * ch - top) / h
+            r.landmarks[:, 2] *= cw / w
+        self.timings["detect"][tier] += time.perf_counter() - start
+        self.timings["calls"][tier] += 1
+        return kept
 
 
 # ------------------------------------------------------------------------------------------------ scan

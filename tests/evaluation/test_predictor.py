@@ -101,14 +101,14 @@ def test_an_empty_fold_list_is_a_clear_error(mesh_run):
 
 
 class _StandInDetector:
-    """Replaces the Face Landmarker: image ``k`` (its top-left pixel) has face ``k`` of ``FACES``; a
-    uniform image has no face."""
+    """Replaces the Face Landmarker: image ``k`` (its top-left pixel) has face ``k`` of ``FACES``, and face
+    ``k + 1`` too when its second pixel is 2; a uniform image has no face."""
 
     FACES = make_face_landmarks(1, topology="mediapipe478", rng=4)
     created: list = []
 
     def __init__(self, model=None, **kwargs):
-        self.created.append(model)
+        self.created.append((model, kwargs["options"].num_faces))
 
     def __enter__(self):
         return self
@@ -116,42 +116,46 @@ class _StandInDetector:
     def __exit__(self, *exc):
         return None
 
-    def detect(self, image):
+    def detect_all(self, image, tiles=False):
         if image.min() == image.max():
             return "no_face"
-        k = int(image[0, 0])
+        k, n = int(image[0, 0]), 2 if image[0, 1] == 2 else 1
         f = self.FACES
-        return ms.FaceResult(f.points[k], f.blendshapes[k], f.transforms[k], 0)
+        return [ms.FaceResult(f.points[i], f.blendshapes[i], f.transforms[i], 0, 0.5) for i in range(k, k + n)]
 
 
 def test_predict_images_with_a_stand_in_detector(mesh_run, tmp_path, monkeypatch):
     monkeypatch.setattr(ms, "FaceLandmarkDetector", _StandInDetector)
     faces = _StandInDetector.FACES
     paths = []
-    for k in (2, 0, 5):
-        pixels = np.full((192, 192), 100, np.uint8)
-        pixels[0, 0] = k
+    for k, n in ((2, 1), (0, 2), (5, 1)):
+        pixels = np.full((192, 160), 100, np.uint8)
+        pixels[0, :2] = k, n
         paths.append(tmp_path / f"face{k}.png")
         Image.fromarray(pixels).save(paths[-1])
     blank = tmp_path / "blank.png"
-    Image.fromarray(np.full((192, 192), 128, np.uint8)).save(blank)
+    Image.fromarray(np.full((192, 160), 128, np.uint8)).save(blank)
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG not an image")
     model = load_model(mesh_run)
     progress = []
-    probs, kept, skipped, raw = model.predict_images([paths[0], blank, paths[1], broken, paths[2]], model="m.task",
-                                                     on_progress=lambda i, n: progress.append((i, n)))
-    assert kept == [str(p) for p in paths] and _StandInDetector.created == ["m.task"]
-    assert [(s.path, s.reason) for s in skipped] == [(str(blank), "no_face"), (str(broken), "unreadable")]
+    found = model.predict_images([paths[0], blank, paths[1], broken, paths[2]], model="m.task", max_faces=4,
+                                 on_progress=lambda i, n: progress.append((i, n)))
+    assert _StandInDetector.created[-1] == ("m.task", 4)
+    assert [(f.input, f.face) for f in found.faces] == [(str(paths[0]), 0), (str(paths[1]), 0), (str(paths[1]), 1),
+                                                        (str(paths[2]), 0)]
+    assert [(s.path, s.reason) for s in found.skipped] == [(str(blank), "no_face"), (str(broken), "unreadable")]
     assert progress == [(0, 5), (1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
-    idx = [2, 0, 5]
-    np.testing.assert_array_equal(np.stack(raw), faces.points[idx])
+    idx = [2, 0, 1, 5]
+    np.testing.assert_array_equal(np.stack([f.landmarks for f in found.faces]), faces.points[idx])
+    x0, y0 = faces.points[2][:, 0].min() * 160, faces.points[2][:, 1].min() * 192
+    assert found.faces[0].box[:2] == pytest.approx((x0, y0), abs=1e-3) and found.faces[0].size == (160, 192)
     # the same faces given as pixel landmarks (x W, y H, z W), with their blendshapes and head pose
-    expected = model.predict_landmarks(faces.points[idx] * np.array([192, 192, 192], np.float32),
+    expected = model.predict_landmarks(faces.points[idx] * np.array([160, 192, 160], np.float32),
                                        blendshapes=faces.blendshapes[idx], head_pose=head_pose(faces.transforms[idx]))
-    np.testing.assert_allclose(probs, expected, atol=1e-6)
+    np.testing.assert_allclose(found.probs, expected, atol=1e-6)
     none = model.predict_images([blank])
-    assert none[0].shape == (0, 7) and none[1] == [] and none[2][0].reason == "no_face"
+    assert none.probs.shape == (0, 7) and none.faces == [] and none.skipped[0].reason == "no_face"
 
 
 def test_predict_images_needs_a_mesh_run(ibug_runs):
@@ -170,8 +174,9 @@ def test_predict_one_ck48_image(ck48_graphs, ck48_subset, model_path, tmp_path):
     image = sorted((ck48_subset / "happy").glob("*.png"))[0]
     blank = tmp_path / "blank.png"
     Image.fromarray(np.full((48, 48), 128, np.uint8)).save(blank)
-    probs, kept, skipped, _ = model.predict_images([image, blank], model=model_path)
-    assert probs.shape == (1, 3) and kept == [str(image)]
+    found = model.predict_images([image, blank], model=model_path)
+    probs, skipped = found.probs, found.skipped
+    assert probs.shape == (1, 3) and [f.input for f in found.faces] == [str(image)]
     np.testing.assert_allclose(probs.sum(1), 1, atol=1e-5)
     assert [(s.path, s.reason) for s in skipped] == [(str(blank), "no_face")]
     sample = ck48_graphs.sample_ids.index(f"happy/{image.name}")
