@@ -205,14 +205,14 @@ def test_options_defaults_and_as_dict():
     opts = DetectionOptions(confidences=[0.5, 0.1])
     assert opts.confidences == (0.5, 0.1)
     assert opts.as_dict() == {"pad": 0.5, "pad_value": 128, "confidences": [0.5, 0.1], "num_faces": 2,
-                              "duplicate_overlap": 0.5, "photo_side": 160}
+                              "duplicate_overlap": 0.5, "photo_side": 160, "tile_grids": [2, 3]}
     assert DetectionOptions().confidences == (0.5, 0.1, 0.01)
 
 
 @pytest.mark.parametrize("kwargs", [
     {"pad": -0.1}, {"pad": float("nan")}, {"pad_value": 256}, {"pad_value": 1.5}, {"confidences": ()},
     {"confidences": (0.1, 0.5)}, {"confidences": (1.5,)}, {"num_faces": 0}, {"duplicate_overlap": 1.1},
-    {"photo_side": -1}, {"photo_side": 1.5},
+    {"photo_side": -1}, {"photo_side": 1.5}, {"tile_grids": (1,)},
 ])
 def test_options_reject_bad_values(kwargs):
     [(name, value)] = kwargs.items()
