@@ -187,7 +187,7 @@ def evaluate_cmd(
 
 @app.command("predict")
 def predict_cmd(
-    inputs: Annotated[Path, typer.Argument(exists=True, help="an image, a folder of images, or a landmark CSV")],
+    inputs: Annotated[Path, typer.Argument(exists=True, help="an image, a folder of images, a landmark CSV (labels optional) or a 300-W .pts file")],
     run: Annotated[Optional[str], typer.Option("--run", "-r", help="run directory of fer-graph train (any model), a model file, or a bundled model name (default: the bundled FER-2013 model; see fer-graph models)")] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="PNG drawing every face's mesh and prediction (first image with a face)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,

@@ -14,7 +14,8 @@ from .predictor import ExpressionModel
 
 __all__ = ["predict_path", "plot_prediction", "write_predictions_csv", "CSV_HEAD", "CSV_TAIL"]
 
-_IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+_IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
+_VIDEO_EXT = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".wmv", ".mpg", ".mpeg"}
 
 
 #: Columns of the predictions CSV before the probabilities (``p_<class>``) and after them.
@@ -29,7 +30,8 @@ def predict_path(inputs: str | os.PathLike, run: str | os.PathLike | None = None
     """Predict every face of an image, of every image below a folder (sorted), or every row of a landmark CSV.
 
     Args:
-        inputs: an image, a folder of images, or a landmark CSV (labels optional).
+        inputs: an image, a folder of images (other files there are recorded as skipped), a landmark CSV
+            (labels optional) or a 300-W ``.pts`` file.
         run: any ``fer-graph train`` run, a model file or a bundled model name; ``None``: the bundled
             default model (:class:`~fer_graph.evaluation.predictor.ExpressionModel`).
         model: Face Landmarker ``.task`` file; plot: PNG of the first image with a face: every face's mesh
@@ -44,7 +46,8 @@ def predict_path(inputs: str | os.PathLike, run: str | os.PathLike | None = None
 
     Raises:
         ValueError: ``out`` or ``plot`` is a folder, or an existing file without ``force``; a folder
-            without images.
+            without images; a video file.
+        LandmarkFileError: a malformed CSV or ``.pts`` file (``path:line``).
         RunNotFoundError, IncompleteRunError, ModelLoadError: see :class:`~fer_graph.evaluation.predictor.ExpressionModel`.
     """
     inputs = Path(inputs)
@@ -53,17 +56,17 @@ def predict_path(inputs: str | os.PathLike, run: str | os.PathLike | None = None
             raise ValueError(f"{target}: is a folder; {name} takes a file path")
         if target is not None and Path(target).exists() and not force:
             raise ValueError(f"{target}: exists; choose another {name} file or pass --force to replace it")
+    if inputs.is_file() and inputs.suffix.lower() in _VIDEO_EXT:
+        raise ValueError(f"{inputs}: a video; predict reads images, folders of images, landmark CSVs and "
+                         ".pts files")
     em = ExpressionModel(run)
-    if inputs.suffix.lower() == ".csv":
-        (rows, skipped), first = _predict_csv(em, inputs), None
+    if inputs.suffix.lower() in (".csv", ".pts"):
+        (rows, skipped), first = _predict_landmark_file(em, inputs), None
     else:
-        files = [inputs] if inputs.is_file() else sorted(
-            p for p in inputs.rglob("*") if p.suffix.lower() in _IMAGE_EXT and not p.name.startswith("."))
-        if not files:
-            raise ValueError(f"{inputs}: no images found (extensions {sorted(_IMAGE_EXT)})")
+        files, others = _folder_files(inputs)
         found = em.predict_images(files, model=model, max_faces=max_faces, tiles=tiles, on_progress=on_progress)
         rows = [_face_row(em.classes, f, p) for f, p in zip(found.faces, found.probs)]
-        skipped = [s.__dict__ for s in found.skipped]
+        skipped = [s.__dict__ for s in found.skipped] + others
         first = [(f, r) for f, r in zip(found.faces, rows) if f.input == found.faces[0].input] if found.faces else None
     result: dict[str, Any] = {"predictions": rows, "skipped": skipped, "classes": em.classes}
     if out is not None:
@@ -81,16 +84,40 @@ def _face_row(classes: list[str], face, probs: np.ndarray) -> dict[str, Any]:
             "label": classes[int(probs.argmax())], "probabilities": {c: float(v) for c, v in zip(classes, probs)}}
 
 
-def _predict_csv(em: ExpressionModel, path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """``(prediction rows, skipped rows)`` of a landmark CSV (labels not needed)."""
-    from ..landmarks.csv_source import read_landmark_csv
+def _folder_files(inputs: Path) -> tuple[list[Path], list[dict[str, Any]]]:
+    """The images to predict (one file, or every image below a folder, sorted) and, for a folder, a skip
+    record for each other visible file.
 
-    lms = read_landmark_csv(path, require_label=False)
-    probs = em.predict_landmarks(lms.pixel_points()) if len(lms.sample_ids) else np.zeros((0, len(em.classes)))
+    Raises:
+        ValueError: a folder without images.
+    """
+    if inputs.is_file():
+        return [inputs], []
+    files = sorted(p for p in inputs.rglob("*") if p.is_file() and not p.name.startswith("."))
+    images = [p for p in files if p.suffix.lower() in _IMAGE_EXT]
+    if not images:
+        raise ValueError(f"{inputs}: no images found (extensions {sorted(_IMAGE_EXT)})")
+    others = [{"path": str(p), "reason": "unsupported_type",
+               "detail": "a video: predict reads images" if p.suffix.lower() in _VIDEO_EXT else "not an image"}
+              for p in files if p.suffix.lower() not in _IMAGE_EXT]
+    return images, others
+
+
+def _predict_landmark_file(em: ExpressionModel, path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``(prediction rows, skipped rows)`` of a landmark CSV (labels not needed) or a 300-W ``.pts`` file."""
+    from ..landmarks.csv_source import read_landmark_csv
+    from ..landmarks.pts import read_pts
+
+    if path.suffix.lower() == ".pts":
+        points, ids, skipped = read_pts(path)[None], [str(path)], []
+    else:
+        lms = read_landmark_csv(path, require_label=False)
+        points, ids, skipped = lms.pixel_points(), lms.sample_ids, [s.__dict__ for s in lms.skipped]
+    probs = em.predict_landmarks(points) if len(ids) else np.zeros((0, len(em.classes)))
     rows = [{"input": n, "face": 0, "box": None, "detection_tier": None, "border": None, "frame": None,
              "time_s": None, "label": em.classes[int(p.argmax())],
-             "probabilities": {c: float(v) for c, v in zip(em.classes, p)}} for n, p in zip(lms.sample_ids, probs)]
-    return rows, [s.__dict__ for s in lms.skipped]
+             "probabilities": {c: float(v) for c, v in zip(em.classes, p)}} for n, p in zip(ids, probs)]
+    return rows, skipped
 
 
 def write_predictions_csv(path: str | os.PathLike, rows: list[dict[str, Any]], skipped: list[dict[str, Any]],

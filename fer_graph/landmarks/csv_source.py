@@ -275,7 +275,8 @@ def _labels(raw: list[str | None], keep: np.ndarray, skipped: list[SkipRecord], 
 
 
 def _sample_ids(df: pd.DataFrame, path: Path, lines: np.ndarray) -> list[str]:
-    """``sample_id`` column, else ``<file stem>@<frame>`` (OpenFace), else ``<file stem>@<row index>``.
+    """``sample_id`` column, else ``<file stem>@<frame>`` (OpenFace; ``<file stem>@<frame>/face<face_id>`` when
+    the file holds several faces, OpenFace's multi-face output), else ``<file stem>@<row index>``.
 
     Raises:
         LandmarkFileError: a duplicate id (both lines named).
@@ -284,6 +285,8 @@ def _sample_ids(df: pd.DataFrame, path: Path, lines: np.ndarray) -> list[str]:
         ids = [v.strip() for v in df["sample_id"]]
     elif "frame" in df.columns:
         ids = [f"{path.stem}@{v.strip()}" for v in df["frame"]]
+        if "face_id" in df.columns and df["face_id"].str.strip().nunique() > 1:
+            ids = [f"{sid}/face{v.strip()}" for sid, v in zip(ids, df["face_id"])]
     else:
         ids = [f"{path.stem}@{r}" for r in range(len(df))]
     seen: dict[str, int] = {}

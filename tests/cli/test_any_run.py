@@ -116,3 +116,37 @@ def test_predict_image_works_for_every_model_family(tmp_path, ck48_graphs, ck48_
         assert len(out["predictions"]) == 1 and not out["skipped"], arch
         probs = out["predictions"][0]["probabilities"]
         assert set(probs) == set(ck48_graphs.classes) and sum(probs.values()) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_predict_reads_pts_files_and_unlabelled_multi_face_openface_csvs(tmp_path, synthetic_ibug_graphs):
+    from fer_graph.graphs.synthetic import make_face_landmarks
+
+    run = tmp_path / "logreg"  # a single frame has no neutral onset: coordinates only
+    trained = runner.invoke(app, ["train", "--data", synthetic_ibug_graphs.processed_dir, "--arch", "logreg",
+                                  "--features", "apex", "--out", str(run), *_SMALL])
+    assert trained.exit_code == 0, trained.output
+
+    face = make_face_landmarks(1, rng=3).pixel_points()[0]  # (68, 2) pixels
+    pts = tmp_path / "face.pts"
+    pts.write_text("version: 1\nn_points:  68\n{\n" + "".join(f"{x:.3f} {y:.3f}\n" for x, y in face) + "}\n")
+    result = runner.invoke(app, ["predict", str(pts), "--run", str(run), "--json"])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.output)["predictions"]
+    # the same points through a CSV without label or subject, written as OpenFace writes two faces per frame
+    header = "frame,face_id,success," + ",".join(f"x_{i}" for i in range(68)) + "," + ",".join(f"y_{i}" for i in range(68))
+    line = ",".join(f"{v:.3f}" for v in face[:, 0]) + "," + ",".join(f"{v:.3f}" for v in face[:, 1])
+    csv_file = tmp_path / "clip.csv"
+    csv_file.write_text(f"{header}\n1,0,1,{line}\n1,1,1,{line}\n")
+    result = runner.invoke(app, ["predict", str(csv_file), "--run", str(run), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)["predictions"]
+    assert [r["input"] for r in rows] == ["clip@1/face0", "clip@1/face1"]
+    assert rows[0]["probabilities"] == pytest.approx(row["probabilities"], abs=1e-4)
+    bad = tmp_path / "bad.pts"
+    bad.write_text("version: 1\nn_points: 68\n{\n1 2\n}\n")
+    result = runner.invoke(app, ["predict", str(bad), "--run", str(run)])
+    assert result.exit_code == 1 and "bad.pts:5: n_points is 68, the block holds 1 points" in result.output
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"\x00")
+    result = runner.invoke(app, ["predict", str(video), "--run", str(run)])
+    assert result.exit_code == 1 and "a video" in result.output
