@@ -95,6 +95,8 @@ def build_graphs_cmd(
     include_z: Annotated[Optional[bool], typer.Option("--include-z/--no-include-z", help="MediaPipe z as a third node coordinate [default: with --pose-align]")] = None,
     include_iris: Annotated[bool, typer.Option("--include-iris", help="keep the 10 iris points (478 nodes)")] = False,
     apex_frames: Annotated[int, typer.Option("--apex-frames", min=1, help="CK+ lands: last K frames of each sequence as samples")] = 1,
+    label: Annotated[Optional[str], typer.Option("--label", help="--source csv: the label of every row of a file without a label column (one OpenFace video)")] = None,
+    subject: Annotated[Optional[str], typer.Option("--subject", help="--source csv: the subject of every row of a file without a subject column")] = None,
     force: Annotated[bool, typer.Option("--force", help="rebuild even if an up-to-date dataset exists")] = False,
 ) -> None:
     """Turn a landmark source into a PyG graph dataset; print and save a summary (OUT/summary.json)."""
@@ -105,7 +107,7 @@ def build_graphs_cmd(
             _, summary = build_graphs(source.value, root, out, workers=workers, model=model,
                                       align=_build_align(source.value, pose_align, align, include_z),
                                       include_z=include_z, include_iris=include_iris, apex_frames=apex_frames,
-                                      force=force, on_progress=on_progress)
+                                      label=label, subject=subject, force=force, on_progress=on_progress)
     except _ERRORS as exc:
         _fail(exc)
     print_build_summary(console, summary)

@@ -466,21 +466,22 @@ class LandmarkCSVGraphs(FaceGraphDataset):
         root: output folder for processed files.
         csv_path: the landmark CSV.
         align, include_z, include_iris: node-feature options (z needs 3-D landmarks).
-        units, image_size: see :func:`~fer_graph.landmarks.read_landmark_csv`.
+        units, image_size, label, subject: see :func:`~fer_graph.landmarks.read_landmark_csv`.
     """
 
     source = "csv"
 
     def __init__(self, root: str | os.PathLike, csv_path: str | os.PathLike, *, align: bool = True,
                  include_z: bool = False, include_iris: bool = False, units: str = "pixels",
-                 image_size: tuple[int, int] | None = None, transform: Callable | None = None,
+                 image_size: tuple[int, int] | None = None, label: str | None = None,
+                 subject: str | None = None, transform: Callable | None = None,
                  force_reload: bool = False) -> None:
         self._csv = Path(csv_path)
         if not self._csv.is_file():
             raise DatasetLayoutError(f"{self._csv}: landmark CSV not found")
         super().__init__(root, options={"align": align, "include_z": include_z, "include_iris": include_iris,
-                                        "units": units, "image_size": image_size,
-                                        "raw_root": str(self._csv.resolve())},
+                                        "units": units, "image_size": image_size, "label": label,
+                                        "subject": subject, "raw_root": str(self._csv.resolve())},
                          transform=transform, force_reload=force_reload)
 
     @property
@@ -491,21 +492,24 @@ class LandmarkCSVGraphs(FaceGraphDataset):
         return _fingerprint(self._csv.parent, [self._csv])
 
     def read_landmarks(self) -> LandmarkSet:
-        """The CSV's labelled rows.
+        """The CSV's labelled rows (``label`` / ``subject`` options: the label and subject of every row of
+        a file without those columns, such as one OpenFace video).
 
         Raises:
-            LandmarkFileError: no ``label`` column, or a point count no topology has (``path:1:``, expected
-                vs got); see also :func:`~fer_graph.landmarks.read_landmark_csv`.
+            LandmarkFileError: no ``label`` column and no ``label`` option, or a point count no topology
+                has (``path:1:``, expected vs got); see also :func:`~fer_graph.landmarks.read_landmark_csv`.
         """
         from ..landmarks.csv_source import read_csv_header, read_landmark_csv
 
         header = read_csv_header(self._csv)
-        if "label" not in header:
+        if "label" not in header and not self.options.get("label"):
             shown = ", ".join(header[:6]) + (f", ... ({len(header)} columns)" if len(header) > 6 else "")
             raise LandmarkFileError(
                 f"{self._csv}:1: no 'label' column (columns: {shown}); a graph dataset needs a label per row: "
-                f"an expression name, one of {', '.join(CANONICAL_LABELS)} (or a synonym such as happy, angry)")
-        lms = read_landmark_csv(self._csv, units=self.options["units"], image_size=self.options["image_size"])
+                f"an expression name, one of {', '.join(CANONICAL_LABELS)} (or a synonym such as happy, angry), "
+                "or one label for the whole file (build-graphs --label)")
+        lms = read_landmark_csv(self._csv, units=self.options["units"], image_size=self.options["image_size"],
+                                label=self.options.get("label"), subject=self.options.get("subject"))
         try:
             topology_for_points(lms.num_points, include_iris=self.options["include_iris"])
         except ValueError as exc:

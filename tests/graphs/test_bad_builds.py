@@ -45,6 +45,21 @@ def test_csv_without_label_column_is_named(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_file_without_label_and_subject_columns_builds_with_one_label_and_subject(tmp_path):
+    from typer.testing import CliRunner
+
+    from fer_graph.cli import app
+
+    path = _csv(tmp_path / "clip.csv", drop=("label", "subject"))
+    result = CliRunner().invoke(app, ["build-graphs", "--source", "csv", "--root", str(path), "--out",
+                                      str(tmp_path / "out"), "--label", "happy", "--subject", "P01"])
+    assert result.exit_code == 0, result.output
+    ds = LandmarkCSVGraphs(tmp_path / "out", path, label="happy", subject="P01")
+    assert ds.classes == ["happiness"] and len(ds) == len(_rows(path)) and ds.subjects == ["P01"]
+    with pytest.raises(ValueError, match="label / subject apply to csv sources"):
+        build_graphs("ck-lands", None, tmp_path / "ck", label="happy")
+
+
 def test_67_point_csv_says_expected_vs_got(tmp_path):
     path = _csv(tmp_path / "p67.csv", drop=("x67", "y67"))
     with pytest.raises(LandmarkFileError, match=r"p67.csv:1: the landmark columns hold 67 points per row: no face "
