@@ -8,7 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["print_build_summary", "print_bundled_models", "print_metrics", "print_predictions", "print_sweep"]
+__all__ = ["print_build_summary", "print_bundled_models", "print_metrics", "print_predictions", "print_sweep",
+           "print_video_summary"]
 
 
 def print_build_summary(console: Console, s: dict[str, Any]) -> None:
@@ -120,3 +121,12 @@ def print_bundled_models(console: Console, records: list[dict[str, Any]]) -> Non
                 ("model card", f"{r['card']} (fer-graph models {r['name']})")):
             table.add_row(key, value)
         console.print(table)
+
+
+def print_video_summary(console: Console, r: dict[str, Any]) -> None:
+    """Frames read, frames with a face, faces classified, speed, and the files written."""
+    rate = f"{r['frames_per_s']:.1f} frames/s" if r.get("frames_per_s") else ""
+    console.print(f"{r['input']}: {r['frames']} frames, {r['frames_with_face']} with a face, {r['faces']} faces "
+                  f"classified in {r['seconds']:.1f} s ({rate})", highlight=False)
+    console.print(f"predictions: {r['csv']}" + (f"   annotated video: {r['annotated']}" if r.get("annotated") else ""),
+                  highlight=False)

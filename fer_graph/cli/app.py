@@ -21,7 +21,8 @@ from ..exceptions import FerGraphError
 from ..models.pretrained import BUNDLED_MODELS
 from ..models.registry import list_models
 from ._progress import rate_progress, task_progress, train_progress
-from ._tables import print_build_summary, print_bundled_models, print_metrics, print_predictions, print_sweep
+from ._tables import (print_build_summary, print_bundled_models, print_metrics, print_predictions, print_sweep,
+                      print_video_summary)
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Facial expression recognition from face-landmark graphs.")
@@ -189,7 +190,7 @@ def evaluate_cmd(
 
 @app.command("predict")
 def predict_cmd(
-    inputs: Annotated[Path, typer.Argument(exists=True, help="an image, a folder of images, a landmark CSV (labels optional) or a 300-W .pts file")],
+    inputs: Annotated[Optional[Path], typer.Argument(exists=True, help="an image, a folder of images, a video, a landmark CSV (labels optional) or a 300-W .pts file")] = None,
     run: Annotated[Optional[str], typer.Option("--run", "-r", help="run directory of fer-graph train (any model), a model file, or a bundled model name (default: the bundled FER-2013 model; see fer-graph models)")] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="PNG drawing every face's mesh and prediction (first image with a face)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
@@ -197,24 +198,44 @@ def predict_cmd(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="CSV, a row per face and per skipped input (without it, the table shows the first 50)")] = None,
     max_faces: Annotated[int, typer.Option("--max-faces", min=1, help="faces per image at most")] = 10,
     tiles: Annotated[bool, typer.Option("--tiles", help="also search photos tile by tile for small faces (group photos; about 10x slower)")] = False,
-    force: Annotated[bool, typer.Option("--force", help="replace existing --out / --plot files")] = False,
+    force: Annotated[bool, typer.Option("--force", help="replace existing --out / --plot / --annotate files")] = False,
+    camera: Annotated[Optional[int], typer.Option("--camera", min=0, help="read this camera (0: the first) instead of a file; stop with Ctrl-C or --max-frames")] = None,
+    annotate: Annotated[Optional[Path], typer.Option("--annotate", help="video / camera: also write this MP4 with boxes and labels")] = None,
+    smooth: Annotated[float, typer.Option("--smooth", min=0.0, help="video / camera: smooth probabilities over this many seconds (0: none)")] = 0.0,
+    max_frames: Annotated[Optional[int], typer.Option("--max-frames", min=1, help="video / camera: stop after N frames")] = None,
 ) -> None:
-    """Image(s) -> Face Landmarker -> graph -> class probabilities (or landmark CSV rows -> probabilities)."""
+    """Image(s), video or camera -> Face Landmarker -> graph -> class probabilities, a row per face (or
+    landmark CSV rows -> probabilities). Without --run: the bundled FER-2013 model."""
     from ..evaluation.predict_io import predict_path
 
+    if (inputs is None) == (camera is None):
+        _fail(ValueError("give an input file or folder, or --camera N (not both)"))
+    source = camera if camera is not None else inputs
     try:
-        with task_progress(console, disable=inputs.is_file()) as update:
-            result = predict_path(inputs, run, model=model, plot=plot, out=out, max_faces=max_faces, tiles=tiles,
-                                  force=force, on_progress=lambda done, total: update("predict", done, total))
+        with task_progress(console, disable=camera is None and inputs.is_file() and not _is_video(inputs)) as update:
+            result = predict_path(source, run, model=model, plot=plot, out=out, max_faces=max_faces, tiles=tiles,
+                                  force=force, annotate=annotate, smooth=smooth, max_frames=max_frames,
+                                  on_progress=lambda done, total: update("predict", done, total))
     except _ERRORS as exc:
         _fail(exc)
     if as_json:
         print(json.dumps(result, indent=2))
+    elif "frames" in result:
+        print_video_summary(console, result)
     else:
         print_predictions(console, result)
-    if not result["predictions"]:
+    if "frames" in result:
+        if not result["faces"]:
+            _fail(ValueError(f"{result['input']}: no face in {result['frames']} frame(s)"))
+    elif not result["predictions"]:
         reasons = ", ".join(sorted({s["reason"] for s in result["skipped"]})) or "no inputs found"
         _fail(ValueError(f"{inputs}: nothing was predicted ({reasons})"))
+
+
+def _is_video(path: Path) -> bool:
+    from ..landmarks.video import VIDEO_EXTENSIONS
+
+    return path.suffix.lower() in VIDEO_EXTENSIONS
 
 
 @app.command("models")

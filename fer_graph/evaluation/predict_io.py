@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 
 from .._io import atomic_path
+from ..landmarks.video import VIDEO_EXTENSIONS
 from .predictor import ExpressionModel
 
-__all__ = ["predict_path", "plot_prediction", "write_predictions_csv", "CSV_HEAD", "CSV_TAIL"]
+__all__ = ["predict_path", "predict_files", "plot_prediction", "write_predictions_csv", "CSV_HEAD", "CSV_TAIL"]
 
 _IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
-_VIDEO_EXT = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".wmv", ".mpg", ".mpeg"}
 
 
 #: Columns of the predictions CSV before the probabilities (``p_<class>``) and after them.
@@ -23,10 +23,36 @@ CSV_HEAD = ("input", "frame", "time_s", "face", "x", "y", "w", "h", "label")
 CSV_TAIL = ("detection_tier", "border", "skipped")
 
 
-def predict_path(inputs: str | os.PathLike, run: str | os.PathLike | None = None, *,
+def predict_path(inputs: str | os.PathLike | int, run: str | os.PathLike | None = None, *,
                  model: str | os.PathLike | None = None, plot: str | os.PathLike | None = None,
                  out: str | os.PathLike | None = None, max_faces: int = 10, tiles: bool = False,
-                 force: bool = False, on_progress=None) -> dict[str, Any]:
+                 force: bool = False, annotate: str | os.PathLike | None = None, smooth: float = 0.0,
+                 max_frames: int | None = None, on_progress=None) -> dict[str, Any]:
+    """:func:`predict_files`, or for a video file or a camera index (an int)
+    :func:`fer_graph.evaluation.predict_video.predict_video_path` (``annotate``, ``smooth``, ``max_frames``
+    apply to those; ``plot`` and ``tiles`` to images).
+
+    Raises:
+        ValueError: video-only options given for images, or image-only options for a video.
+    """
+    video = isinstance(inputs, int) or Path(inputs).suffix.lower() in VIDEO_EXTENSIONS
+    if not video:
+        if annotate is not None or smooth or max_frames is not None:
+            raise ValueError(f"{inputs}: --annotate, --smooth and --max-frames apply to videos and cameras")
+        return predict_files(inputs, run, model=model, plot=plot, out=out, max_faces=max_faces, tiles=tiles,
+                             force=force, on_progress=on_progress)
+    if plot is not None or tiles:
+        raise ValueError(f"{inputs}: --plot and --tiles apply to images; --annotate draws on a video")
+    from .predict_video import predict_video_path
+
+    return predict_video_path(inputs, run, model=model, out=out, annotate=annotate, smooth=smooth,
+                              max_faces=max_faces, max_frames=max_frames, force=force, on_progress=on_progress)
+
+
+def predict_files(inputs: str | os.PathLike, run: str | os.PathLike | None = None, *,
+                  model: str | os.PathLike | None = None, plot: str | os.PathLike | None = None,
+                  out: str | os.PathLike | None = None, max_faces: int = 10, tiles: bool = False,
+                  force: bool = False, on_progress=None) -> dict[str, Any]:
     """Predict every face of an image, of every image below a folder (sorted), or every row of a landmark CSV.
 
     Args:
@@ -46,7 +72,7 @@ def predict_path(inputs: str | os.PathLike, run: str | os.PathLike | None = None
 
     Raises:
         ValueError: ``out`` or ``plot`` is a folder, or an existing file without ``force``; a folder
-            without images; a video file.
+            without images.
         LandmarkFileError: a malformed CSV or ``.pts`` file (``path:line``).
         RunNotFoundError, IncompleteRunError, ModelLoadError: see :class:`~fer_graph.evaluation.predictor.ExpressionModel`.
     """
@@ -56,9 +82,6 @@ def predict_path(inputs: str | os.PathLike, run: str | os.PathLike | None = None
             raise ValueError(f"{target}: is a folder; {name} takes a file path")
         if target is not None and Path(target).exists() and not force:
             raise ValueError(f"{target}: exists; choose another {name} file or pass --force to replace it")
-    if inputs.is_file() and inputs.suffix.lower() in _VIDEO_EXT:
-        raise ValueError(f"{inputs}: a video; predict reads images, folders of images, landmark CSVs and "
-                         ".pts files")
     em = ExpressionModel(run)
     if inputs.suffix.lower() in (".csv", ".pts"):
         (rows, skipped), first = _predict_landmark_file(em, inputs), None
@@ -98,7 +121,7 @@ def _folder_files(inputs: Path) -> tuple[list[Path], list[dict[str, Any]]]:
     if not images:
         raise ValueError(f"{inputs}: no images found (extensions {sorted(_IMAGE_EXT)})")
     others = [{"path": str(p), "reason": "unsupported_type",
-               "detail": "a video: predict reads images" if p.suffix.lower() in _VIDEO_EXT else "not an image"}
+               "detail": "a video: predict it on its own" if p.suffix.lower() in VIDEO_EXTENSIONS else "not an image"}
               for p in files if p.suffix.lower() not in _IMAGE_EXT]
     return images, others
 

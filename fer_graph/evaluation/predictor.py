@@ -4,7 +4,7 @@ datasets -> class probabilities."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -205,9 +205,7 @@ class ExpressionModel:
         """
         from ..landmarks.mediapipe_source import DetectionOptions, FaceLandmarkDetector
 
-        if not self.topology.name.startswith("mediapipe"):
-            raise ValueError(f"this model was trained on {self.topology.name} landmarks; images yield MediaPipe "
-                             "Face Mesh landmarks, so predict images with a model trained on a mediapipe dataset")
+        self._require_mesh()
         faces: list[FaceRecord] = []
         skipped: list[SkipRecord] = []
         with FaceLandmarkDetector(model, options=DetectionOptions(num_faces=max_faces)) as det:
@@ -222,6 +220,49 @@ class ExpressionModel:
         if on_progress is not None:
             on_progress(len(images), len(images))
         return ImagePredictions(self.predict_faces(faces), faces, skipped)
+
+    def predict_video(self, source: str | os.PathLike | int, *, model: str | os.PathLike | None = None,
+                      max_faces: int = 10, max_frames: int | None = None, batch_frames: int = 32
+                      ) -> Iterator[tuple[Any, list[FaceRecord], np.ndarray]]:
+        """Track faces through a video file or camera (an int) and classify them, ``batch_frames`` frames
+        per graph-model call.
+
+        Yields:
+            ``(frame, faces, probs)`` per frame, in order: the :class:`~fer_graph.landmarks.video.Frame`, its
+            :class:`FaceRecord` list (``frame`` and ``time_s`` set; empty when no face is seen) and their
+            ``(len(faces), C)`` probabilities. Memory holds one batch of frames at a time.
+
+        Raises:
+            ValueError: a model trained on 68-point landmarks.
+            VideoReadError: OpenCV cannot open ``source``. ModelFileError: no Face Landmarker model.
+        """
+        from ..landmarks.video import VideoFaceTracker, read_frames
+
+        self._require_mesh()
+        name = f"camera:{source}" if isinstance(source, int) else str(source)
+        pending: list[tuple[Any, list[FaceRecord]]] = []
+        with VideoFaceTracker(model, num_faces=max_faces) as tracker:
+            for frame in read_frames(source, max_frames=max_frames):
+                h, w = frame.rgb.shape[:2]
+                pending.append((frame, [FaceRecord(name, k, (w, h), f.box(w, h), f.landmarks, f.blendshapes,
+                                                   f.transform, f.tier, f.pad, frame.index, frame.time_s)
+                                        for k, f in enumerate(tracker.detect(frame))]))
+                if len(pending) == batch_frames:
+                    yield from self._classify_frames(pending)
+                    pending = []
+            yield from self._classify_frames(pending)
+
+    def _classify_frames(self, pending: list) -> Iterator[tuple[Any, list[FaceRecord], np.ndarray]]:
+        probs = self.predict_faces([f for _, faces in pending for f in faces])
+        start = 0
+        for frame, faces in pending:
+            yield frame, faces, probs[start:start + len(faces)]
+            start += len(faces)
+
+    def _require_mesh(self) -> None:
+        if not self.topology.name.startswith("mediapipe"):
+            raise ValueError(f"this model was trained on {self.topology.name} landmarks; images yield MediaPipe "
+                             "Face Mesh landmarks, so predict images with a model trained on a mediapipe dataset")
 
     def predict_faces(self, faces: Sequence[FaceRecord]) -> np.ndarray:
         """``(M, C)`` probabilities of detected faces (their landmarks, blendshapes and head pose)."""

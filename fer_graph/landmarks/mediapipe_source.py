@@ -249,6 +249,25 @@ class FaceResult:
         return float(x0), float(y0), float(x1 - x0), float(y1 - y0)
 
 
+def result_faces(result: Any, size: tuple[int, int], *, tier: int = 0, pad: float = 0.0,
+                 duplicate_overlap: float = 0.5) -> list[FaceResult]:
+    """The distinct faces of a MediaPipe ``FaceLandmarkerResult`` on an image of ``size`` (W, H) pixels, in
+    that image's normalized frame, in the landmarker's order; a face whose landmark box overlaps an
+    earlier one by ``duplicate_overlap`` or more is dropped (IMAGE and VIDEO mode results alike)."""
+    scale = np.array(size, np.float32)
+    kept: list[FaceResult] = []
+    for i, face in enumerate(result.face_landmarks):
+        pts = np.array([(p.x, p.y, p.z) for p in face], np.float32)
+        if any(_box_overlap(pts[:, :2] * scale, k.landmarks[:, :2] * scale) >= duplicate_overlap for k in kept):
+            continue
+        blend = np.zeros(len(BLENDSHAPE_NAMES), np.float32)
+        for cat in result.face_blendshapes[i]:
+            blend[cat.index] = cat.score
+        transform = np.asarray(result.facial_transformation_matrixes[i], np.float32).reshape(4, 4)
+        kept.append(FaceResult(pts, blend, transform, tier, pad))
+    return kept
+
+
 def _merge_faces(first: list[FaceResult], more: list[FaceResult], shape: tuple[int, int],
                  options: DetectionOptions) -> list[FaceResult]:
     """``first`` plus each face of ``more`` that overlaps none kept so far by ``options.duplicate_overlap``
@@ -453,18 +472,7 @@ class FaceLandmarkDetector:
         start = time.perf_counter()
         with quiet_stderr():
             result = landmarker.detect(mp_image)
-        scale = np.array([cw, ch], np.float32)
-        kept: list[FaceResult] = []
-        for i, face in enumerate(result.face_landmarks):
-            pts = np.array([(p.x, p.y, p.z) for p in face], np.float32)
-            if any(_box_overlap(pts[:, :2] * scale, k[:, :2] * scale) >= self.options.duplicate_overlap
-                   for k in (r.landmarks for r in kept)):
-                continue
-            blend = np.zeros(len(BLENDSHAPE_NAMES), np.float32)
-            for cat in result.face_blendshapes[i]:
-                blend[cat.index] = cat.score
-            transform = np.asarray(result.facial_transformation_matrixes[i], np.float32).reshape(4, 4)
-            kept.append(FaceResult(pts, blend, transform, tier, pad))
+        kept = result_faces(result, (cw, ch), tier=tier, pad=pad, duplicate_overlap=self.options.duplicate_overlap)
         for r in kept:  # canvas-normalized -> original-image-normalized
             r.landmarks[:, 0] = (r.landmarks[:, 0] * cw - left) / w
             r.landmarks[:, 1] = (r.landmarks[:, 1] * ch - top) / h
