@@ -9,7 +9,8 @@ Measures, on media composed from scikit-image's public-domain ``data.astronaut()
   and per third of the clip, and the resident memory after each third — flat numbers mean a long video
   does not slow down or grow.
 - ``photos``: a folder of ``--photos`` 512×512 portraits (flips and crops of the photo) through
-  ``predict_files``: faces per second, one process.
+  ``predict_files``: faces per second with one process and with ``--workers`` detector processes (pool
+  start included).
 - ``one_photo_s``: ``fer-graph predict astronaut.png --json`` as a new process, wall seconds (median of 3),
   process start and model loading included.
 """
@@ -81,17 +82,20 @@ def bench_video(tmp: Path, frames: int, model: str | None) -> dict:
             "rss_mb_by_third": [round(m, 1) for _, _, m in marks]}
 
 
-def bench_photos(tmp: Path, n: int, model: str | None) -> dict:
+def bench_photos(tmp: Path, n: int, model: str | None, workers: int) -> dict:
     from fer_graph.evaluation.predict_io import predict_files
 
     folder = tmp / "photos"
     _photos(folder, n)
-    predict_files(folder / "p000.png", model=model)  # warm-up: model and detector loading not counted
-    start = time.perf_counter()
-    r = predict_files(folder, model=model)
-    seconds = time.perf_counter() - start
-    return {"photos": n, "faces": len(r["predictions"]), "seconds": round(seconds, 2),
-            "faces_per_s": round(len(r["predictions"]) / seconds, 1), "size": "496-512 px"}
+    predict_files(folder / "p000.png", model=model)  # warm-up: imports and model loading not counted
+    res = {"photos": n, "size": "496-512 px"}
+    for w in (1, workers):
+        start = time.perf_counter()
+        r = predict_files(folder, model=model, workers=w)
+        seconds = time.perf_counter() - start
+        res[f"workers_{w}"] = {"faces": len(r["predictions"]), "seconds": round(seconds, 2),
+                               "faces_per_s": round(len(r["predictions"]) / seconds, 1)}
+    return res
 
 
 def bench_one_photo(tmp: Path, model: str | None) -> float:
@@ -114,12 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=900)
     ap.add_argument("--photos", type=int, default=100)
+    ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--model", default=os.environ.get("FER_GRAPH_FACE_LANDMARKER"))
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        res = {"video": bench_video(tmp, args.frames, args.model), "photos": bench_photos(tmp, args.photos, args.model),
+        res = {"video": bench_video(tmp, args.frames, args.model), "photos": bench_photos(tmp, args.photos, args.model, args.workers),
                "one_photo_s": bench_one_photo(tmp, args.model), "cpu_count": os.cpu_count()}
     print(json.dumps(res, indent=1))
     if args.out:

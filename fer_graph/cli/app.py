@@ -203,6 +203,7 @@ def predict_cmd(
     annotate: Annotated[Optional[Path], typer.Option("--annotate", help="video / camera: also write this MP4 with boxes and labels")] = None,
     smooth: Annotated[float, typer.Option("--smooth", min=0.0, help="video / camera: smooth probabilities over this many seconds (0: none)")] = 0.0,
     max_frames: Annotated[Optional[int], typer.Option("--max-frames", min=1, help="video / camera: stop after N frames")] = None,
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="images: detect faces in N worker processes")] = 1,
 ) -> None:
     """Image(s), video or camera -> Face Landmarker -> graph -> class probabilities, a row per face (or
     landmark CSV rows -> probabilities). Without --run: the bundled FER-2013 model."""
@@ -215,7 +216,7 @@ def predict_cmd(
         with task_progress(console, disable=camera is None and inputs.is_file() and not _is_video(inputs)) as update:
             result = predict_path(source, run, model=model, plot=plot, out=out, max_faces=max_faces, tiles=tiles,
                                   force=force, annotate=annotate, smooth=smooth, max_frames=max_frames,
-                                  on_progress=lambda done, total: update("predict", done, total))
+                                  workers=workers, on_progress=lambda done, total: update("predict", done, total))
     except _ERRORS as exc:
         _fail(exc)
     if as_json:

@@ -27,7 +27,7 @@ def predict_path(inputs: str | os.PathLike | int, run: str | os.PathLike | None 
                  model: str | os.PathLike | None = None, plot: str | os.PathLike | None = None,
                  out: str | os.PathLike | None = None, max_faces: int = 10, tiles: bool = False,
                  force: bool = False, annotate: str | os.PathLike | None = None, smooth: float = 0.0,
-                 max_frames: int | None = None, on_progress=None) -> dict[str, Any]:
+                 max_frames: int | None = None, workers: int = 1, on_progress=None) -> dict[str, Any]:
     """:func:`predict_files`, or for a video file or a camera index (an int)
     :func:`fer_graph.evaluation.predict_video.predict_video_path` (``annotate``, ``smooth``, ``max_frames``
     apply to those; ``plot`` and ``tiles`` to images).
@@ -40,7 +40,7 @@ def predict_path(inputs: str | os.PathLike | int, run: str | os.PathLike | None 
         if annotate is not None or smooth or max_frames is not None:
             raise ValueError(f"{inputs}: --annotate, --smooth and --max-frames apply to videos and cameras")
         return predict_files(inputs, run, model=model, plot=plot, out=out, max_faces=max_faces, tiles=tiles,
-                             force=force, on_progress=on_progress)
+                             force=force, workers=workers, on_progress=on_progress)
     if plot is not None or tiles:
         raise ValueError(f"{inputs}: --plot and --tiles apply to images; --annotate draws on a video")
     from .predict_video import predict_video_path
@@ -52,7 +52,7 @@ def predict_path(inputs: str | os.PathLike | int, run: str | os.PathLike | None 
 def predict_files(inputs: str | os.PathLike, run: str | os.PathLike | None = None, *,
                   model: str | os.PathLike | None = None, plot: str | os.PathLike | None = None,
                   out: str | os.PathLike | None = None, max_faces: int = 10, tiles: bool = False,
-                  force: bool = False, on_progress=None) -> dict[str, Any]:
+                  force: bool = False, workers: int = 1, on_progress=None) -> dict[str, Any]:
     """Predict every face of an image, of every image below a folder (sorted), or every row of a landmark CSV.
 
     Args:
@@ -62,7 +62,7 @@ def predict_files(inputs: str | os.PathLike, run: str | os.PathLike | None = Non
             default model (:class:`~fer_graph.evaluation.predictor.ExpressionModel`).
         model: Face Landmarker ``.task`` file; plot: PNG of the first image with a face: every face's mesh
             and prediction; out: CSV, one row per face and one per skipped input (:data:`CSV_HEAD`,
-            ``p_<class>``..., :data:`CSV_TAIL`); max_faces, tiles: see
+            ``p_<class>``..., :data:`CSV_TAIL`); max_faces, tiles, workers: see
             :meth:`~fer_graph.evaluation.predictor.ExpressionModel.predict_images`; force: replace an existing
             ``out`` / ``plot`` file.
 
@@ -87,7 +87,8 @@ def predict_files(inputs: str | os.PathLike, run: str | os.PathLike | None = Non
         (rows, skipped), first = _predict_landmark_file(em, inputs), None
     else:
         files, others = _folder_files(inputs)
-        found = em.predict_images(files, model=model, max_faces=max_faces, tiles=tiles, on_progress=on_progress)
+        found = em.predict_images(files, model=model, max_faces=max_faces, tiles=tiles, workers=workers,
+                                  on_progress=on_progress)
         rows = [_face_row(em.classes, f, p) for f, p in zip(found.faces, found.probs)]
         skipped = [s.__dict__ for s in found.skipped] + others
         first = [(f, r) for f, r in zip(found.faces, rows) if f.input == found.faces[0].input] if found.faces else None

@@ -183,7 +183,7 @@ class ExpressionModel:
         return self.predict_inputs(ModelInputs.from_dataset(ds, self.features))
 
     def predict_images(self, images: Sequence[str | os.PathLike], *, model: str | os.PathLike | None = None,
-                       max_faces: int = 10, tiles: bool = False,
+                       max_faces: int = 10, tiles: bool = False, workers: int = 1,
                        on_progress: Callable[[int, int], None] | None = None) -> ImagePredictions:
         """Detect every face (up to ``max_faces`` per image) with the Face Landmarker and classify them.
 
@@ -193,33 +193,42 @@ class ExpressionModel:
             max_faces: faces per image the landmarker may return.
             tiles: also search photos tile by tile for small faces (group photos; about 10× the detection
                 time; :meth:`~fer_graph.landmarks.mediapipe_source.FaceLandmarkDetector.detect_tiles`).
+            workers: detect in this many ``spawn`` worker processes, one detector each (the graph model
+                runs once, in this process, over every face).
             on_progress: ``(done, total)`` callback.
 
         Returns:
             :class:`ImagePredictions`: one probability row and one :class:`FaceRecord` per face found, and
-            the images without a face or unreadable as skip records.
+            the images without a face or unreadable as skip records, in input order.
 
         Raises:
-            ValueError: the model was trained on 68-point landmarks (images give MediaPipe Face Mesh), or
-                ``max_faces < 1``.
+            ValueError: the model was trained on 68-point landmarks (images give MediaPipe Face Mesh).
+            ModelFileError: no Face Landmarker model file.
         """
-        from ..landmarks.mediapipe_source import DetectionOptions, FaceLandmarkDetector
+        from ..landmarks._mediapipe_worker import detect_faces
+        from ..landmarks.mediapipe_source import DetectionOptions, FaceLandmarkDetector, resolve_model_path
 
         self._require_mesh()
-        faces: list[FaceRecord] = []
-        skipped: list[SkipRecord] = []
-        with FaceLandmarkDetector(model, options=DetectionOptions(num_faces=max_faces)) as det:
-            for i, path in enumerate(images):
-                if on_progress is not None:
-                    on_progress(i, len(images))
-                found = _detect_image(det, path, tiles)
-                if isinstance(found, SkipRecord):
-                    skipped.append(found)
-                else:
-                    faces.extend(found)
+        paths = [str(p) for p in images]
+        options = DetectionOptions(num_faces=max_faces)
+        if workers > 1 and len(paths) > 1:
+            found = _detect_in_pool(paths, str(resolve_model_path(model)), options, tiles, workers, on_progress)
+        else:
+            found = []
+            with FaceLandmarkDetector(model, options=options) as det:
+                for i, path in enumerate(paths):
+                    if on_progress is not None:
+                        on_progress(i, len(paths))
+                    found.append(detect_faces(det, path, tiles))
         if on_progress is not None:
-            on_progress(len(images), len(images))
-        return ImagePredictions(self.predict_faces(faces), faces, skipped)
+            on_progress(len(paths), len(paths))
+        faces: list[FaceRecord] = []
+        for path, result in zip(paths, found):
+            if not isinstance(result, SkipRecord):
+                (w, h) = result[1]
+                faces += [FaceRecord(path, k, (w, h), f.box(w, h), f.landmarks, f.blendshapes, f.transform, f.tier,
+                                     f.pad) for k, f in enumerate(result[0])]
+        return ImagePredictions(self.predict_faces(faces), faces, [r for r in found if isinstance(r, SkipRecord)])
 
     def predict_video(self, source: str | os.PathLike | int, *, model: str | os.PathLike | None = None,
                       max_faces: int = 10, max_frames: int | None = None, batch_frames: int = 32
@@ -315,22 +324,24 @@ class ImagePredictions:
     skipped: list[SkipRecord]
 
 
-def _detect_image(det, path: str | os.PathLike, tiles: bool) -> list[FaceRecord] | SkipRecord:
-    """The faces of one image file, or why it has none (``unreadable``, ``no_face``, ...)."""
-    from ..landmarks.images import ImageReadError, load_rgb
+def _detect_in_pool(paths: list[str], model_path: str, options, tiles: bool, workers: int,
+                    on_progress: Callable[[int, int], None] | None) -> list:
+    """:func:`~fer_graph.landmarks._mediapipe_worker.detect_faces` of every path in a ``spawn`` pool of
+    ``workers`` processes (chunks of 8 paths), results in input order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
-    try:
-        arr = load_rgb(path, keep_gray=True)  # EXIF-oriented, gray or RGB uint8
-    except ImageReadError as exc:
-        return SkipRecord(str(path), exc.reason, exc.detail)
-    except OSError as exc:
-        return SkipRecord(str(path), "unreadable", str(exc))
-    found = det.detect_all(arr, tiles=tiles)
-    if isinstance(found, str):
-        return SkipRecord(str(path), found)
-    h, w = arr.shape[:2]
-    return [FaceRecord(str(path), k, (w, h), f.box(w, h), f.landmarks, f.blendshapes, f.transform, f.tier, f.pad)
-            for k, f in enumerate(found)]
+    from ..landmarks import _mediapipe_worker as worker
+
+    chunks = [paths[i:i + 8] for i in range(0, len(paths), 8)]
+    out: list = []
+    with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=multiprocessing.get_context("spawn"),
+                             initializer=worker.init_worker, initargs=(model_path, options)) as pool:
+        for result in pool.map(worker.detect_task, chunks, [tiles] * len(chunks)):
+            out += result
+            if on_progress is not None:
+                on_progress(len(out), len(paths))
+    return out
 
 
 def load_model(source: str | os.PathLike | None = None, *, folds: Sequence[int] | None = None,

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._types import SkipRecord
 from .images import ImageReadError, load_rgb
 
 if TYPE_CHECKING:
-    from .mediapipe_source import DetectionOptions, FaceLandmarkDetector
+    from .mediapipe_source import DetectionOptions, FaceLandmarkDetector, FaceResult
 
 #: Landmarks per face of the Face Landmarker: 468 mesh points + 10 iris points.
 NUM_LANDMARKS = 478
@@ -131,3 +132,29 @@ def run_task(paths: Sequence[str]) -> dict[str, Any]:
     if _DETECTOR is None:
         raise RuntimeError("run_task called in a process that did not run init_worker")
     return extract_batch(_DETECTOR, paths)
+
+
+def detect_faces(detector: FaceLandmarkDetector, path: str, tiles: bool = False
+                 ) -> tuple[list[FaceResult], tuple[int, int]] | SkipRecord:
+    """Every face of one image file (:meth:`FaceLandmarkDetector.detect_all`) with the image's ``(W, H)``,
+    or why there is none: ``unreadable``, ``unsupported_mode``, ``no_face``, ``detect_error``."""
+    try:
+        image = load_rgb(path, keep_gray=True)  # EXIF-oriented, gray or RGB uint8
+    except ImageReadError as exc:
+        return SkipRecord(str(path), exc.reason, exc.detail)
+    except OSError as exc:
+        return SkipRecord(str(path), "unreadable", str(exc))
+    try:
+        found = detector.detect_all(image, tiles=tiles)
+    except (RuntimeError, ValueError) as exc:
+        return SkipRecord(str(path), "detect_error", f"{type(exc).__name__}: {exc}"[:200])
+    if isinstance(found, str):
+        return SkipRecord(str(path), found)
+    return found, (image.shape[1], image.shape[0])
+
+
+def detect_task(paths: Sequence[str], tiles: bool) -> list[tuple[list[FaceResult], tuple[int, int]] | SkipRecord]:
+    """Process-pool task: :func:`detect_faces` of each path with this worker's detector."""
+    if _DETECTOR is None:
+        raise RuntimeError("detect_task called in a process that did not run init_worker")
+    return [detect_faces(_DETECTOR, p, tiles) for p in paths]

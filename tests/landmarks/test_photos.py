@@ -88,4 +88,7 @@ def test_predict_writes_a_row_per_face_and_per_skipped_input(model_path, tmp_pat
     # an existing output is never silently replaced
     again = runner.invoke(app, args)
     assert again.exit_code == 1 and "exists" in again.output
-    assert runner.invoke(app, [*args, "--force"]).exit_code == 0
+    # two detector processes give the same rows
+    pooled = runner.invoke(app, [*args, "--force", "--workers", "2", "--json"])
+    assert pooled.exit_code == 0, pooled.output
+    assert json.loads(pooled.output)["predictions"] == got["predictions"]
