@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.utils.class_weight import compute_class_weight
 from torch import Tensor
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
@@ -38,6 +37,8 @@ class EpochLog:
 def class_weights(y: np.ndarray, num_classes: int) -> Tensor:
     """``(C,)`` inverse-frequency weights ``n / (C * count)`` (scikit-learn ``compute_class_weight``), 0 for
     classes absent from ``y``."""
+    from sklearn.utils.class_weight import compute_class_weight  # training only: prediction skips scikit-learn
+
     present = np.unique(y)
     w = np.zeros(num_classes)
     w[present] = compute_class_weight("balanced", classes=present, y=y) * len(present) / num_classes

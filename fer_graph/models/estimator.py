@@ -161,11 +161,12 @@ def load_classifier(path: str | os.PathLike, *, backend: str = "fast") -> tuple[
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: model file not found")
-    from .gnn_estimator import GNNClassifier
-    from .sklearn_estimator import SklearnClassifier
+    if path.suffix == ".pt":
+        from .gnn_estimator import GNNClassifier  # scikit-learn is not imported for a GNN
 
-    if path.suffix == GNNClassifier.suffix:
         return GNNClassifier.load(path, backend=backend)
-    if path.suffix == SklearnClassifier.suffix:
+    if path.suffix == ".skops":
+        from .sklearn_estimator import SklearnClassifier
+
         return SklearnClassifier.load(path)
     raise ModelLoadError(f"{path}: unknown model file type {path.suffix!r}; expected one of {list(CHECKPOINT_SUFFIXES)}")

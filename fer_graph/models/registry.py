@@ -45,8 +45,12 @@ BUILTIN_MODELS = ("gcn", "gat", "logreg", "mlp", "svm", "pca-svm", "blendshape-s
                   "blendshape-gb")
 
 
-def _load_builtins() -> None:
-    for module in _BUILTIN_MODULES:
+def _load_builtins(name: str | None = None) -> None:
+    """Import the module registering built-in model ``name`` (the GNNs or the scikit-learn baselines, so
+    loading a GNN does not import scikit-learn), or every built-in module for other names."""
+    modules = _BUILTIN_MODULES[:1] if name in ("gcn", "gat") else _BUILTIN_MODULES[1:] \
+        if name in BUILTIN_MODELS else _BUILTIN_MODULES
+    for module in modules:
         importlib.import_module(module)
 
 
@@ -81,7 +85,8 @@ def get_model_entry(name: str) -> ModelEntry:
     Raises:
         ValueError: unknown name; the message lists the registered ones.
     """
-    _load_builtins()  # cached imports: cheap after the first call
+    if name not in _REGISTRY:
+        _load_builtins(name)  # cached imports: cheap after the first call
     try:
         return _REGISTRY[name]
     except KeyError:
