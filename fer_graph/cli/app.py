@@ -143,7 +143,7 @@ def train_cmd(
     mask_augment: Annotated[Optional[float], typer.Option("--mask-augment", min=0.0, max=1.0, help="GNNs: probability of occluding a training graph (random region, BFS patch or node dropout; removal or masking); adds a visibility input; " + _RECIPE)] = None,
     init_from: Annotated[Optional[str], typer.Option("--init-from", help="GNNs: fine-tune from a checkpoint (.pt path, or a bundled model: " + ", ".join(BUNDLED_MODELS) + "); none: random initialisation; " + _RECIPE)] = None,
     members: Annotated[Optional[int], typer.Option("--members", min=1, help="GNNs: a seed ensemble of N models (seeds seed..seed+N-1) whose probabilities are averaged; " + _RECIPE)] = None,
-    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="folds (and ensemble members) fitted at once in worker processes, each with an even share of the torch threads (same results)")] = 1,
+    workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=1, help="folds (and ensemble members) fitted at once in worker processes, each with an even share of the torch threads (same results up to float rounding) [default: one per CPU core]")] = None,
 ) -> None:
     """Train and evaluate a model under the dataset's protocol; writes RUN/metrics.json and friends."""
     from ..graphs.load import load_processed

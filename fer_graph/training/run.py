@@ -214,7 +214,7 @@ def _checkpoint_meta(ds: FaceGraphDataset, data: TrainingData, config: TrainConf
 def train(ds: FaceGraphDataset, config: TrainConfig, out_dir: str | os.PathLike, *,
           on_fold: Callable[[int, int], None] | None = None,
           on_epoch: Callable[[int, Any], None] | None = None, refit: bool = False,
-          workers: int = 1, force: bool = False) -> dict[str, Any]:
+          workers: int | None = 1, force: bool = False) -> dict[str, Any]:
     """Train and evaluate ``config.arch`` on ``ds`` under the dataset's protocol; write ``out_dir``.
 
     Protocols: datasets with ``train`` and a test split (FER-2013) are trained on ``train`` (inner
@@ -230,7 +230,8 @@ def train(ds: FaceGraphDataset, config: TrainConfig, out_dir: str | os.PathLike,
         on_epoch: ``(fold, EpochLog)`` callback after each GNN epoch.
         refit: GNNs: after early stopping picks an epoch count on the inner validation split, retrain
             from scratch on all training subjects for that many epochs.
-        workers: fit this many folds at once in ``spawn`` worker processes (see :func:`fit_folds`).
+        workers: fit this many folds (and seed-ensemble members) at once in ``spawn`` worker processes
+            (see :func:`fit_folds`); ``None``: one per CPU core.
         force: replace an existing ``out_dir`` whole (it is left untouched until the new run is complete).
 
     Returns:
@@ -240,6 +241,7 @@ def train(ds: FaceGraphDataset, config: TrainConfig, out_dir: str | os.PathLike,
         ValueError: see :func:`prepare_data`.
         RunExistsError: ``out_dir`` exists and is not empty, without ``force``.
     """
+    workers = (os.cpu_count() or 1) if workers is None else workers
     with staged_run(out_dir, force=force) as work:
         return _train_into(ds, config, work, on_fold=on_fold, on_epoch=on_epoch, refit=refit, workers=workers)
 
