@@ -67,6 +67,7 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "hidden32_mmf": ("hidden 32, mean+max and flatten readouts", {"hidden": 32, "readout": "mean+max+flatten"}),
     "hidden32_mask": ("hidden 32, random occlusion of half the training graphs", {"hidden": 32, "mask_augment": 0.5}),
     "hidden32_e80": ("hidden 32, 80 epochs", {"hidden": 32, "epochs": 80}),
+    "hidden32_e80_m2": ("hidden 32, 80 epochs, seed ensemble of 2", {"hidden": 32, "epochs": 80, "members": 2}),
     "hidden32_bs64": ("hidden 32, blendshape branch (MLP 64-64) fused before the head",
                       {"hidden": 32, "graph_hidden": 64}),
     "hidden32_ema": ("hidden 32, weight average (EMA decay 0.995)", {"hidden": 32, "ema": 0.995}),
