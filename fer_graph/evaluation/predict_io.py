@@ -13,7 +13,8 @@ from .._io import atomic_path
 from ..landmarks.video import VIDEO_EXTENSIONS
 from .predictor import ExpressionModel
 
-__all__ = ["predict_path", "predict_files", "plot_prediction", "write_predictions_csv", "CSV_HEAD", "CSV_TAIL"]
+__all__ = ["predict_path", "predict_files", "plot_prediction", "write_predictions_csv", "csv_header", "csv_face_row",
+           "csv_skip_row", "CSV_HEAD", "CSV_TAIL"]
 
 _IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
 
@@ -148,18 +149,33 @@ def write_predictions_csv(path: str | os.PathLike, rows: list[dict[str, Any]], s
                           classes: list[str]) -> None:
     """The predictions CSV (atomic): a row per face, then a row per skipped input (``skipped``: reason and
     detail; no label or probabilities)."""
-    blank = [""] * len(classes)
     with atomic_path(Path(path)) as tmp, tmp.open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow([*CSV_HEAD, *[f"p_{c}" for c in classes], *CSV_TAIL])
+        w.writerow(csv_header(classes))
         for r in rows:
-            box = r["box"] or ["", "", "", ""]
-            w.writerow([r["input"], _blank(r["frame"]), _blank(r["time_s"]), r["face"], *box, r["label"],
-                        *[f"{r['probabilities'][c]:.5f}" for c in classes], _blank(r["detection_tier"]),
-                        _blank(r["border"]), ""])
+            w.writerow(csv_face_row(r["input"], r["frame"], r["time_s"], r["face"], r["box"], r["label"],
+                                    [r["probabilities"][c] for c in classes], r["detection_tier"], r["border"]))
         for s in skipped:
             reason = s["reason"] + (f": {s['detail']}" if s.get("detail") else "")
-            w.writerow([s["path"], "", "", "", "", "", "", "", "", *blank, "", "", reason])
+            w.writerow(csv_skip_row(s["path"], None, None, reason, len(classes)))
+
+
+def csv_header(classes: list[str]) -> list[str]:
+    """:data:`CSV_HEAD`, ``p_<class>`` per class, :data:`CSV_TAIL`: the columns of every predictions CSV."""
+    return [*CSV_HEAD, *[f"p_{c}" for c in classes], *CSV_TAIL]
+
+
+def csv_face_row(input: str, frame: int | None, time_s: float | None, face: int, box, label: str, probs,
+                 tier: int | None, border: float | None) -> list[str]:
+    """One face's row of a predictions CSV (empty cells for what an input lacks: frame, box, tier)."""
+    return [input, _blank(frame), "" if time_s is None else f"{time_s:.3f}", str(face),
+            *([f"{v:.1f}" for v in box] if box is not None else [""] * 4), label, *[f"{v:.5f}" for v in probs],
+            _blank(tier), _blank(border), ""]
+
+
+def csv_skip_row(input: str, frame: int | None, time_s: float | None, reason: str, n_classes: int) -> list[str]:
+    """The row of an input (or video frame) without a prediction: only where it is and why."""
+    return [input, _blank(frame), "" if time_s is None else f"{time_s:.3f}", *[""] * (6 + n_classes + 2), reason]
 
 
 def _blank(v) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .._io import _umask, atomic_path
-from .predict_io import CSV_HEAD, CSV_TAIL
+from .predict_io import csv_face_row, csv_header, csv_skip_row
 from .predictor import ExpressionModel
 
 __all__ = ["predict_video_path", "smooth_probabilities", "default_video_output"]
@@ -77,7 +77,7 @@ def predict_video_path(source: str | os.PathLike | int, run: str | os.PathLike |
     with ExitStack() as stack:
         tmp = stack.enter_context(atomic_path(out))
         writer = csv.writer(stack.enter_context(tmp.open("w", newline="")))
-        writer.writerow([*CSV_HEAD, *[f"p_{c}" for c in em.classes], *CSV_TAIL])
+        writer.writerow(csv_header(em.classes))
         video = stack.enter_context(_Annotator(annotate, info["fps"], em.classes)) if annotate else None
         state: dict[int, tuple[float, np.ndarray]] = {}
         name = f"camera:{source}" if isinstance(source, int) else str(source)
@@ -101,12 +101,11 @@ def predict_video_path(source: str | os.PathLike | int, run: str | os.PathLike |
 
 
 def _write_frame(writer, name: str, frame, faces, probs: np.ndarray, classes: list[str]) -> None:
-    time_s = f"{frame.time_s:.3f}"
     if not faces:
-        writer.writerow([name, frame.index, time_s, "", "", "", "", "", "", *[""] * len(classes), "", "", "no_face"])
+        writer.writerow(csv_skip_row(name, frame.index, frame.time_s, "no_face", len(classes)))
     for f, p in zip(faces, probs):
-        writer.writerow([name, frame.index, time_s, f.face, *[f"{v:.1f}" for v in f.box], classes[int(p.argmax())],
-                         *[f"{v:.5f}" for v in p], f.tier, f.pad, ""])
+        writer.writerow(csv_face_row(name, frame.index, frame.time_s, f.face, f.box, classes[int(p.argmax())], p,
+                                     f.tier, f.pad))
 
 
 class _Annotator:

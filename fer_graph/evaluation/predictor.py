@@ -226,8 +226,7 @@ class ExpressionModel:
         for path, result in zip(paths, found):
             if not isinstance(result, SkipRecord):
                 (w, h) = result[1]
-                faces += [FaceRecord(path, k, (w, h), f.box(w, h), f.landmarks, f.blendshapes, f.transform, f.tier,
-                                     f.pad) for k, f in enumerate(result[0])]
+                faces += [FaceRecord.of(path, k, (w, h), f) for k, f in enumerate(result[0])]
         return ImagePredictions(self.predict_faces(faces), faces, [r for r in found if isinstance(r, SkipRecord)])
 
     def predict_video(self, source: str | os.PathLike | int, *, model: str | os.PathLike | None = None,
@@ -253,8 +252,7 @@ class ExpressionModel:
         with VideoFaceTracker(model, num_faces=max_faces) as tracker:
             for frame in read_frames(source, max_frames=max_frames):
                 h, w = frame.rgb.shape[:2]
-                pending.append((frame, [FaceRecord(name, k, (w, h), f.box(w, h), f.landmarks, f.blendshapes,
-                                                   f.transform, f.tier, f.pad, frame.index, frame.time_s)
+                pending.append((frame, [FaceRecord.of(name, k, (w, h), f, frame.index, frame.time_s)
                                         for k, f in enumerate(tracker.detect(frame))]))
                 if len(pending) == batch_frames:
                     yield from self._classify_frames(pending)
@@ -308,6 +306,14 @@ class FaceRecord:
     pad: float
     frame: int | None = None
     time_s: float | None = None
+
+    @classmethod
+    def of(cls, input: str, face: int, size: tuple[int, int], found, frame: int | None = None,
+           time_s: float | None = None) -> FaceRecord:
+        """The record of detected face ``found`` (a :class:`~fer_graph.landmarks.mediapipe_source.FaceResult`)
+        of an image of ``size`` (W, H) pixels."""
+        return cls(input, face, size, found.box(*size), found.landmarks, found.blendshapes, found.transform,
+                   found.tier, found.pad, frame, time_s)
 
     def pixel_landmarks(self) -> np.ndarray:
         """(478, 3) float32 in pixels (x·W, y·H, z·W): the isotropic units :meth:`ExpressionModel.predict_landmarks` takes."""
