@@ -26,7 +26,7 @@ configure()  # OpenMP settings before torch loads
 import numpy as np  # noqa: E402
 
 from fer_graph.evaluation.predictor import load_model  # noqa: E402
-from fer_graph.graphs.dataset import head_pose  # noqa: E402
+from fer_graph.graphs.pose import head_pose  # noqa: E402
 from fer_graph.landmarks._mediapipe_worker import load_image  # noqa: E402
 from fer_graph.landmarks.mediapipe_source import FaceLandmarkDetector  # noqa: E402
 

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..graphs.dataset import head_pose
+from ..graphs.pose import head_pose
 from ..graphs.normalize import NormalizationParams, denormalize_landmarks, normalize_for_topology
 from ..occlusion.image import occluder_style, paint_occluder
 from ..occlusion.regions import get_region

@@ -41,6 +41,7 @@ from ..exceptions import DatasetLayoutError, LandmarkFileError
 from ..labels import CANONICAL_LABELS, sort_labels
 from ..landmarks._types import LandmarkSet, SkipRecord
 from .normalize import normalize_for_topology
+from .pose import head_pose
 from .topology import Topology, get_topology, topology_for_points
 
 __all__ = ["FaceGraphDataset", "CKLandsGraphs", "LandmarkCSVGraphs", "NoSamplesError", "head_pose",
@@ -71,26 +72,6 @@ def write_skipped_csv(path: str | os.PathLike, records) -> None:
         writer = csv.DictWriter(fh, fieldnames=["path", "reason", "detail"])
         writer.writeheader()
         writer.writerows(rows)
-
-
-def head_pose(transforms: np.ndarray) -> np.ndarray:
-    """Head pose from MediaPipe facial transformation matrices.
-
-    Args:
-        transforms: ``(N, 4, 4)`` canonical-face-to-camera matrices (Face Landmarker
-            ``facial_transformation_matrixes``); the upper 3x3 block is a scaled rotation.
-
-    Returns:
-        ``(N, 3)`` float32 Euler angles in degrees (pitch about x, yaw about y, roll about z; scipy
-        ``Rotation.as_euler("xyz")`` of the column-normalized rotation).
-    """
-    from scipy.spatial.transform import Rotation
-
-    r = np.asarray(transforms, dtype=np.float64)[:, :3, :3]
-    r = r / np.linalg.norm(r, axis=1, keepdims=True)
-    u, _, vt = np.linalg.svd(r)  # nearest proper rotation, robust to small shear
-    r = u @ vt
-    return Rotation.from_matrix(r).as_euler("xyz", degrees=True).astype(np.float32)
 
 
 #: Options recorded in ``meta.json`` for information only: they do not change the graphs, so they

@@ -12,11 +12,14 @@ Examples: ``"apex+disp"`` (CK+ lands default), ``"apex+blendshapes"`` (MediaPipe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import Tensor
+import numpy as np
 
-from .dataset import FaceGraphDataset
+if TYPE_CHECKING:  # datasets need PyG; features of detected faces (numpy) need neither it nor torch
+    from torch import Tensor
+
+    from .dataset import FaceGraphDataset
 
 __all__ = ["FeatureSpec", "NODE_TOKENS", "GRAPH_TOKENS", "POSE_NAMES", "default_features"]
 
@@ -69,7 +72,7 @@ class FeatureSpec:
                                  f"(source {ds.meta['source']}); available: {sorted(attrs)}")
 
     def node_from(self, pos: Tensor, onset: Tensor | None = None) -> Tensor:
-        """``(G, V, F)`` node features from ``pos`` ``(G, V, D)`` normalized coordinates (IOD units) and, for
+        """``(G, V, F)`` node features (tensors in, tensor out; numpy arrays in, array out) from ``pos`` ``(G, V, D)`` normalized coordinates (IOD units) and, for
         ``disp``, ``onset`` ``(G, V, D)`` normalized neutral frames. The one place node features are assembled.
 
         Raises:
@@ -78,10 +81,10 @@ class FeatureSpec:
         if "disp" in self.node and onset is None:
             raise ValueError(f"features {str(self)!r} use displacements: pass onset=")
         parts = [pos if t == "apex" else pos - onset for t in self.node]
-        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+        return parts[0] if len(parts) == 1 else _cat(parts)
 
     def graph_from(self, blendshapes: Tensor | None = None, head_pose: Tensor | None = None) -> Tensor | None:
-        """``(G, A)`` float32 graph attributes from ``blendshapes`` ``(G, 52)`` and ``head_pose`` ``(G, 3)``
+        """``(G, A)`` float32 graph attributes (a tensor, or an array when the inputs are arrays) from ``blendshapes`` ``(G, 52)`` and ``head_pose`` ``(G, 3)``
         degrees (scaled by 1/90); ``None`` when the spec has no graph token.
 
         Raises:
@@ -93,8 +96,8 @@ class FeatureSpec:
             if value is None:
                 raise ValueError(f"features {str(self)!r} use {token!r} graph attributes: pass "
                                  f"{'blendshapes' if token == 'blendshapes' else 'head_pose'}=")
-            parts.append(torch.as_tensor(value, dtype=torch.float32))
-        return torch.cat(parts, dim=-1) if parts else None
+            parts.append(value)
+        return _cat([_float32(p, like=parts[0]) for p in parts]) if parts else None
 
     def graph_names(self) -> tuple[str, ...]:
         """Names of the ``A`` columns of :meth:`graph_from`: the 52 blendshape names
@@ -113,6 +116,24 @@ class FeatureSpec:
         self.check(ds)
         return self.graph_from(ds.tensor("blendshapes") if "blendshapes" in self.graph else None,
                                ds.tensor("head_pose") if "pose" in self.graph else None)
+
+
+def _float32(value: Any, like: Any) -> Any:
+    """``value`` as float32, a numpy array when ``like`` is one, else a tensor."""
+    if isinstance(like, np.ndarray):
+        return np.asarray(value, dtype=np.float32)
+    import torch
+
+    return torch.as_tensor(value, dtype=torch.float32)
+
+
+def _cat(parts: list) -> Any:
+    """Concatenate arrays or tensors along the last axis."""
+    if isinstance(parts[0], np.ndarray):
+        return np.concatenate(parts, axis=-1)
+    import torch
+
+    return torch.cat(parts, dim=-1)
 
 
 def default_features(ds: FaceGraphDataset) -> FeatureSpec:

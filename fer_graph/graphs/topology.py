@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-from torch import Tensor
+
+if TYPE_CHECKING:  # torch loads with the first edge_index: landmark code and ONNX prediction run without it
+    from torch import Tensor
 
 from . import _ibug68, _mediapipe_mesh as _mp
 
@@ -124,6 +127,8 @@ class Topology:
 
         The tensor is shared: treat it as read-only.
         """
+        import torch
+
         e = torch.tensor(self.edges, dtype=torch.long).t()
         both = torch.cat([e, e.flip(0)], dim=1)
         order = torch.argsort(both[0] * self.num_nodes + both[1])

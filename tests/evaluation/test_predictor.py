@@ -8,7 +8,7 @@ from PIL import Image
 
 from fer_graph.evaluation import RunNotFoundError, load_model
 from fer_graph.evaluation.cross import evaluate_run
-from fer_graph.graphs.dataset import head_pose
+from fer_graph.graphs.pose import head_pose
 from fer_graph.graphs.synthetic import LandmarkSetGraphs, make_face_landmarks
 from fer_graph.landmarks import mediapipe_source as ms
 from fer_graph.training import TrainConfig, train

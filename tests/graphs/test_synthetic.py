@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fer_graph.graphs import synthetic as S
-from fer_graph.graphs.dataset import head_pose
+from fer_graph.graphs.pose import head_pose
 from fer_graph.graphs.normalize import normalize_for_topology
 from fer_graph.graphs.topology import topology_for_points
 from fer_graph.landmarks.ck_lands import read_ck_lands
