@@ -262,6 +262,26 @@ def models_cmd(
         print_bundled_models(console, records)
 
 
+@app.command("export")
+def export_cmd(
+    source: Annotated[str, typer.Argument(help="a GNN checkpoint (.pt), a run directory of fer-graph train, or a bundled model name")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="the .onnx file to write")],
+    fold: Annotated[Optional[int], typer.Option("--fold", help="the fold model of a run with several")] = None,
+    force: Annotated[bool, typer.Option("--force", help="replace an existing file")] = False,
+) -> None:
+    """Export a graph model to ONNX: predict --run FILE.onnx then runs in ONNX Runtime, without PyTorch."""
+    from ..models.onnx_export import export_onnx
+
+    target = out.with_suffix(".onnx")
+    if target.exists() and not force:
+        _fail(FileExistsError(f"{target} exists; pass --force to replace it"))
+    try:
+        path = export_onnx(source, target, fold=fold)
+    except (*_ERRORS, ImportError) as exc:
+        _fail(exc)
+    console.print(f"exported: {path} ({path.stat().st_size / 1e6:.1f} MB; probabilities checked against PyTorch)")
+
+
 @app.command("occlusion-sweep")
 def occlusion_sweep_cmd(
     run: Annotated[list[Path], typer.Option("--run", "-r", help="run directory of fer-graph train (repeat --run to compare models on the same occlusions)")],

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from .._io import read_json
 from ..exceptions import FerGraphError
@@ -19,8 +18,7 @@ from ..graphs.normalize import normalize_for_topology
 from ..graphs.topology import get_topology
 from ..landmarks._types import SkipRecord
 from ..models.estimator import CHECKPOINT_SUFFIXES, FaceClassifier, ModelInputs, load_classifier
-from ..models.pretrained import BUNDLED_MODELS, DEFAULT_MODEL, resolve_pretrained
-from ..training.checkpoint import check_compatible
+from ..models.pretrained import BUNDLED_MODELS, DEFAULT_MODEL, bundled_onnx, resolve_pretrained
 from ..training.rundir import IncompleteRunError, verify_run
 
 __all__ = ["ExpressionModel", "FaceRecord", "ImagePredictions", "load_model", "load_fold_models", "RunNotFoundError"]
@@ -80,7 +78,7 @@ def _load_source(source: str | os.PathLike | None, folds: Sequence[int] | None, 
     """``(models, meta, description)`` of a run directory, a model file or a bundled model name."""
     name = DEFAULT_MODEL if source is None else str(source)
     if name in BUNDLED_MODELS:
-        source = resolve_pretrained(name)
+        source = (backend == "fast" and bundled_onnx(name)) or resolve_pretrained(name)
     path = Path(source)
     if path.is_dir():
         by_fold, meta = load_fold_models(path, folds=folds, backend=backend)
@@ -107,7 +105,10 @@ class ExpressionModel:
             ``None``: the bundled default (:data:`~fer_graph.models.pretrained.DEFAULT_MODEL`).
         folds: run directories only: load only these fold models (e.g. ``[0]``: one model per face
             instead of k); ``None`` = all.
-        backend: GNN layer implementation, ``"fast"`` (default; dense fixed-topology layers) or ``"pyg"``.
+        backend: GNN layer implementation of ``.pt`` checkpoints, ``"fast"`` (default; dense fixed-topology
+            layers) or ``"pyg"``. With ``"fast"``, a bundled model runs its ONNX export in ONNX Runtime when
+            that is installed (the same probabilities to 1e-4, without importing PyTorch); ``.onnx`` files
+            always do.
 
     Attributes:
         source: what was loaded (the run directory, the file, or the bundled name).
@@ -135,10 +136,17 @@ class ExpressionModel:
     def __repr__(self) -> str:
         return f"ExpressionModel({self.source!r}, {len(self.models)} model(s), classes={self.classes})"
 
-    @torch.no_grad()
     def predict_inputs(self, inputs: ModelInputs) -> np.ndarray:
-        """``(G, C)`` probabilities averaged over the fold models."""
+        """``(G, C)`` probabilities averaged over the fold models (numpy inputs become tensors for models
+        other than ONNX exports)."""
+        if isinstance(inputs.x, np.ndarray) and not self.numpy_inputs:
+            inputs = _as_tensors(inputs)
         return sum(m.predict_proba(inputs) for m in self.models) / len(self.models)
+
+    @property
+    def numpy_inputs(self) -> bool:
+        """Whether every model takes numpy arrays (ONNX exports: prediction without importing PyTorch)."""
+        return all(m.suffix == ".onnx" for m in self.models)
 
     def predict_landmarks(self, points: np.ndarray, *, onset: np.ndarray | None = None,
                           blendshapes: np.ndarray | None = None, head_pose: np.ndarray | None = None) -> np.ndarray:
@@ -161,11 +169,11 @@ class ExpressionModel:
             raise ValueError(f"points have {pts.shape[1]} landmarks; this run expects {self.topology.num_nodes} "
                              f"({self.topology.name})")
 
-        def norm(p: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(normalize_for_topology(p, self.topology, dims=self.dims, align=self.align)[0])
+        def norm(p: np.ndarray) -> np.ndarray:
+            return normalize_for_topology(p, self.topology, dims=self.dims, align=self.align)[0]
 
-        def per_face(a: np.ndarray | None) -> torch.Tensor | None:
-            return None if a is None else torch.as_tensor(np.asarray(a, np.float32).reshape(len(pts), -1))
+        def per_face(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else np.asarray(a, np.float32).reshape(len(pts), -1)
 
         onset_n = None if onset is None else norm(np.asarray(onset, np.float32).reshape(pts.shape))
         x = self.features.node_from(norm(pts), onset_n)
@@ -178,6 +186,8 @@ class ExpressionModel:
         Raises:
             CheckpointMismatchError: other topology, feature set or coordinate dims.
         """
+        from ..training.checkpoint import check_compatible
+
         check_compatible(self.meta, topology=ds.meta["topology"], features=str(self.features),
                          node_dims=int(ds.meta["node_dims"]), where=str(ds.processed_dir))
         return self.predict_inputs(ModelInputs.from_dataset(ds, self.features))
@@ -272,14 +282,27 @@ class ExpressionModel:
                              "Face Mesh landmarks, so predict images with a model trained on a mediapipe dataset")
 
     def predict_faces(self, faces: Sequence[FaceRecord]) -> np.ndarray:
-        """``(M, C)`` probabilities of detected faces (their landmarks, blendshapes and head pose)."""
-        from ..graphs.dataset import head_pose
-
+        """``(M, C)`` probabilities of detected faces (their landmarks, blendshapes and, for models that use
+        it, head pose)."""
         if not faces:
             return np.zeros((0, len(self.classes)))
+        pose = None
+        if "pose" in self.features.graph:  # scipy's rotations load only for models that use them
+            from ..graphs.pose import head_pose
+
+            pose = head_pose(np.stack([f.transform for f in faces]))
         pts = np.stack([f.pixel_landmarks() for f in faces])
-        return self.predict_landmarks(pts, blendshapes=np.stack([f.blendshapes for f in faces]),
-                                      head_pose=head_pose(np.stack([f.transform for f in faces])))
+        return self.predict_landmarks(pts, blendshapes=np.stack([f.blendshapes for f in faces]), head_pose=pose)
+
+
+def _as_tensors(inputs: ModelInputs) -> ModelInputs:
+    """``inputs`` with torch tensors in place of numpy arrays."""
+    import torch
+
+    def t(a: np.ndarray | None):
+        return None if a is None else torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+
+    return ModelInputs(t(inputs.x), t(inputs.graph_attr), t(inputs.blendshapes), inputs.graph_names)
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import torch
-from torch import Tensor
+
+if TYPE_CHECKING:  # torch is imported where tensors are made: ONNX models predict without it
+    from torch import Tensor
 
 from ..exceptions import FerGraphError
 
@@ -30,7 +31,8 @@ class ModelLoadError(FerGraphError, ValueError):
 
 @dataclass(frozen=True)
 class ModelInputs:
-    """Features of G face graphs.
+    """Features of G face graphs: torch tensors, or numpy arrays for ONNX models
+    (:class:`~fer_graph.models.onnx_model.OnnxClassifier`, which accepts either).
 
     Attributes:
         x: ``(G, V, F)`` float32 node features (normalized coordinates, IOD units; displacements).
@@ -59,7 +61,9 @@ class ModelInputs:
 
     def take(self, idx: np.ndarray | Tensor | slice) -> ModelInputs:
         """The inputs of the graphs ``idx`` (same order)."""
-        if not isinstance(idx, slice):
+        if not isinstance(idx, slice) and not isinstance(self.x, np.ndarray):
+            import torch
+
             idx = torch.as_tensor(np.asarray(idx), dtype=torch.long)
         return ModelInputs(self.x[idx], None if self.graph_attr is None else self.graph_attr[idx],
                            None if self.blendshapes is None else self.blendshapes[idx], self.graph_names)
@@ -143,7 +147,7 @@ def make_classifier(arch: str, config, *, classes: list[str], topology, dims: in
 
 
 #: File suffixes of saved models, one per model family.
-CHECKPOINT_SUFFIXES = (".pt", ".skops")
+CHECKPOINT_SUFFIXES = (".pt", ".skops", ".onnx")
 
 
 def load_classifier(path: str | os.PathLike, *, backend: str = "fast") -> tuple[FaceClassifier, dict[str, Any]]:
@@ -152,7 +156,8 @@ def load_classifier(path: str | os.PathLike, *, backend: str = "fast") -> tuple[
     an explicit list of trusted types.
 
     Args:
-        path: a ``.pt`` (GNN) or ``.skops`` (scikit-learn) file.
+        path: a ``.pt`` (GNN), ``.skops`` (scikit-learn) or ``.onnx`` (GNN exported by
+            :func:`fer_graph.models.onnx_export.export_onnx`; ONNX Runtime, no PyTorch) file.
         backend: GNN layer implementation, ``"fast"`` or ``"pyg"`` (same weights).
 
     Raises:
@@ -169,4 +174,8 @@ def load_classifier(path: str | os.PathLike, *, backend: str = "fast") -> tuple[
         from .sklearn_estimator import SklearnClassifier
 
         return SklearnClassifier.load(path)
+    if path.suffix == ".onnx":
+        from .onnx_model import OnnxClassifier
+
+        return OnnxClassifier.load(path)
     raise ModelLoadError(f"{path}: unknown model file type {path.suffix!r}; expected one of {list(CHECKPOINT_SUFFIXES)}")

@@ -27,6 +27,7 @@ from torch_geometric.nn import GATConv, GATv2Conv, GCNConv
 from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.nn.inits import glorot, zeros
 
+from . import _eager
 from ._fixed_graph import Attend, FixedGraph, SymmetricAggregate, fixed_graph
 from ._kernels import gat_attend, hash_dropout
 
@@ -154,6 +155,8 @@ class FastGCNConv(nn.Module):
     def forward(self, x: Tensor, graph: FixedGraph | Tensor, mask: Tensor | None = None, *,
                 generator: torch.Generator | None = None) -> Tensor:
         graph = _check_input(x, graph, mask, "FastGCNConv")
+        if _eager.exporting(mask, "FastGCNConv"):
+            return _finish(_eager.gcn_aggregate(self.lin(x), graph), self.bias, None)
         b, v, _ = x.shape
         bt = graph.batched(b)
         if mask is None:
@@ -258,8 +261,11 @@ class FastGATConv(nn.Module):
         att = torch.cat([self.att_src, self.att_dst]).reshape(2, 1, h, c) * eye  # (2, H, H, C)
         weight = self.lin.weight
         comb = F.linear(x, torch.cat([weight, att.reshape(2 * h, h * c) @ weight]))  # (B, V, H*C + 2H)
-        out = gat_attend(comb, graph.rowptr, graph.src, graph.rev, mask, self.dropout, self.negative_slope, h,
-                         training=self.training, generator=generator)
+        if _eager.exporting(mask, "FastGATConv"):
+            out = _eager.gat_aggregate(comb, graph, h, self.negative_slope)
+        else:
+            out = gat_attend(comb, graph.rowptr, graph.src, graph.rev, mask, self.dropout, self.negative_slope, h,
+                             training=self.training, generator=generator)
         return _finish(out if self.concat else out.view(b, v, h, c).mean(2), self.bias, mask)
 
     def __repr__(self) -> str:
@@ -342,7 +348,10 @@ class FastGATv2Conv(nn.Module):
         z = F.embedding(graph.nbr, xl_n.reshape(v, -1)).view(*graph.nbr.shape, b, h, c) + xr_n[:, None]
         logits = (F.leaky_relu(z, self.negative_slope) * self.att).sum(-1)
         alpha = _neighbour_softmax(logits, graph, mask, self.dropout, self.training, generator)
-        out = Attend.apply(alpha.contiguous(), x_l.reshape(b * v * h, c), graph.batched(b, h)).view(b, v, h, c)
+        if _eager.exporting(mask, "FastGATv2Conv"):
+            out = _eager.table_aggregate(alpha, x_l.view(b, v, h, c), graph)
+        else:
+            out = Attend.apply(alpha.contiguous(), x_l.reshape(b * v * h, c), graph.batched(b, h)).view(b, v, h, c)
         return _finish(out.reshape(b, v, h * c) if self.concat else out.mean(2), self.bias, mask)
 
     def __repr__(self) -> str:

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import GATConv, GATv2Conv, GCNConv, global_max_pool, global_mean_pool
 
+from . import _eager
 from ._blocks import ClassifierBase
 from ._kernels import residual_layer_norm_elu
 from .fast import FastGATConv, FastGATv2Conv, FastGCNConv, FixedGraph, dropout16, fixed_graph
@@ -194,7 +195,7 @@ class DenseGraphClassifier(ClassifierBase):
     def _logits(self, x: Tensor, graph: FixedGraph, graph_attr: Tensor | None, mask: Tensor | None,
                 visible: Tensor | None) -> Tensor:
         """One pass over checked inputs (see the class's Shapes)."""
-        b = len(x)
+        b = x.shape[0]  # not len(): the ONNX tracer records shape[0] as dynamic
         if mask is not None:
             x = x.masked_fill(~mask[..., None], 0.0)
         seen = visible if visible is not None else mask
@@ -209,8 +210,12 @@ class DenseGraphClassifier(ClassifierBase):
         b, v, _ = h.shape
         gen = self.generator
         fused = self.residual and self.norm_type == "layer" and h.dtype in (torch.float32, torch.float64)
+        export = _eager.exporting(mask, type(self).__name__)
         for conv, norm in zip(self.convs, self.norms):
             out = conv(h, graph, mask, generator=gen)
+            if fused and export:
+                h = _eager.residual_norm_elu(out, h, norm)
+                continue
             if fused:  # h + dropout(ELU(LayerNorm(out))) in one Numba pass (and one backward pass)
                 h = residual_layer_norm_elu(out, h, norm.weight, norm.bias, norm.eps, self.dropout, self.training,
                                             gen)
@@ -236,7 +241,7 @@ class DenseGraphClassifier(ClassifierBase):
             elif kind == "max":
                 pooled.append((h if present is None else h.masked_fill(~present, float("-inf"))).amax(1))
             elif kind == "flatten":
-                slots = (h if present is None else h * present).reshape(len(h), -1)
+                slots = (h if present is None else h * present).reshape(h.shape[0], -1)
                 pooled.append(self.flatten[1](dropout16(slots, self.flatten[0].p, training=self.training,
                                                         generator=self.generator)))
             else:

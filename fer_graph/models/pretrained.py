@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["BUNDLED_MODELS", "DEFAULT_MODEL", "DEFAULT_PRETRAINED", "WEIGHTS_DIR", "bundled_models",
-           "resolve_pretrained"]
+           "resolve_pretrained", "bundled_onnx"]
 
 #: Folder of the bundled checkpoints and their model cards.
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 #: Bundled model name -> checkpoint file in :data:`WEIGHTS_DIR`; its model card has the same stem, ``.md`` for
-#: people and ``.json`` for tools (training data, publictest scores, licence).
+#: people and ``.json`` for tools (training data, publictest scores, licence), and ``.onnx`` is its export
+#: for prediction without PyTorch (:func:`fer_graph.models.onnx_export.export_onnx`).
 BUNDLED_MODELS: dict[str, str] = {"fer2013-gat": "fer2013_gat.pt"}
 #: The bundled model that ``init_from="auto"`` fine-tunes from.
 DEFAULT_PRETRAINED = "fer2013-gat"
@@ -33,6 +34,17 @@ def resolve_pretrained(source: str | os.PathLike) -> Path:
         what = f"bundled model {name!r}" if name in BUNDLED_MODELS else "checkpoint"
         raise FileNotFoundError(f"{path}: {what} not found (bundled models: {sorted(BUNDLED_MODELS)})")
     return path
+
+
+def bundled_onnx(name: str) -> Path | None:
+    """The ONNX export of bundled model ``name`` when the package has it and ONNX Runtime is installed,
+    else None (prediction then runs the ``.pt`` checkpoint in PyTorch)."""
+    from .onnx_model import onnx_available
+
+    if name not in BUNDLED_MODELS:
+        return None
+    path = (WEIGHTS_DIR / BUNDLED_MODELS[name]).with_suffix(".onnx")
+    return path if path.is_file() and onnx_available() else None
 
 
 def bundled_models() -> list[dict[str, Any]]:

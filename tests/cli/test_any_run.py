@@ -58,6 +58,35 @@ def test_ibug_runs_evaluate_and_predict_from_csv(tmp_path, synthetic_ibug_graphs
     for p in out["predictions"]:
         assert sum(p["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
         assert p["label"] == max(p["probabilities"], key=p["probabilities"].get)
+    if arch == "gat" and _has_onnx():
+        _check_onnx_export(tmp_path, run_apex, csv_path, out)
+
+
+def _has_onnx() -> bool:
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _check_onnx_export(tmp_path, run, csv_path, torch_out):
+    """A run's fold model exported to ONNX predicts through the CLI as its PyTorch checkpoint does."""
+    import fer_graph
+
+    two = runner.invoke(app, ["export", str(run), "--out", str(tmp_path / "all.onnx")])
+    assert two.exit_code == 1 and "2 fold models match" in two.output
+    onnx_path = tmp_path / "fold0.onnx"
+    assert runner.invoke(app, ["export", str(run), "--fold", "0", "--out", str(onnx_path)]).exit_code == 0
+    result = runner.invoke(app, ["predict", str(csv_path), "--run", str(onnx_path), "--json",
+                                 "--out", str(tmp_path / "pred_onnx.csv")])
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.output)["predictions"]
+    assert [p["input"] for p in got] == [p["input"] for p in torch_out["predictions"]]
+    pts = np.random.default_rng(3).normal(0, 1, (4, 68, 2)).astype(np.float32) * 20 + 100
+    np.testing.assert_allclose(fer_graph.load_model(onnx_path).predict_landmarks(pts),
+                               fer_graph.load_model(run, folds=[0]).predict_landmarks(pts), atol=1e-5)
     assert len((tmp_path / "pred.csv").read_text().splitlines()) == 13
 
 

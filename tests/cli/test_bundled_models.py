@@ -54,3 +54,19 @@ def test_predict_a_photo_with_no_run_uses_the_bundled_model(ck48_subset, model_p
     assert out["classes"] == ["anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise"]
     assert sum(row["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
     assert row["label"] == "happiness"  # a CK+ apex smile
+
+
+def test_export_writes_an_onnx_model_that_loads_and_refuses_to_overwrite(tmp_path):
+    pytest.importorskip("onnx")
+    from fer_graph.models.estimator import load_classifier
+
+    out = tmp_path / "gat.onnx"
+    result = runner.invoke(app, ["export", "fer2013-gat", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    clf, meta = load_classifier(out)
+    assert clf.suffix == ".onnx" and meta["members"] == 2 and clf.classes_[0] == "anger"
+    again = runner.invoke(app, ["export", "fer2013-gat", "--out", str(out)])
+    assert again.exit_code == 1 and "exists; pass --force" in again.output
+    assert runner.invoke(app, ["export", "fer2013-gat", "--out", str(out), "--force"]).exit_code == 0
+    missing = runner.invoke(app, ["export", str(tmp_path / "none.pt"), "--out", str(tmp_path / "n.onnx")])
+    assert missing.exit_code == 1 and "none.pt" in missing.output
