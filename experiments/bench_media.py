@@ -8,7 +8,8 @@ Measures, on media composed from scikit-image's public-domain ``data.astronaut()
   ``predict_video_path`` (VIDEO-mode tracking, batched graph model, CSV streamed): frames per second overall
   and per third of the clip, and the resident memory after each third — flat numbers mean a long video
   does not slow down or grow.
-- ``photos``: a folder of ``--photos`` 512×512 portraits (flips and crops of the photo) through
+- ``photos``: a folder of ``--photos`` 512×512 portraits (flips and crops of the photo; PNG, and JPEG at
+  quality 90 as cameras and phones write them) through
   ``predict_files``: faces per second with one process and with ``--workers`` detector processes (pool
   start included).
 - ``one_photo_s``: ``fer-graph predict astronaut.png --json`` as a new process, wall seconds (median of 3),
@@ -49,7 +50,7 @@ def _clip(path: Path, frames: int) -> None:
     writer.release()
 
 
-def _photos(folder: Path, n: int) -> None:
+def _photos(folder: Path, n: int, fmt: str = "png") -> None:
     from PIL import Image
     from skimage import data
 
@@ -58,7 +59,8 @@ def _photos(folder: Path, n: int) -> None:
     for i in range(n):
         img = photo[:, ::-1] if i % 2 else photo
         crop = 8 * (i % 5)
-        Image.fromarray(np.ascontiguousarray(img[crop:512 - crop, crop:512 - crop])).save(folder / f"p{i:03d}.png")
+        Image.fromarray(np.ascontiguousarray(img[crop:512 - crop, crop:512 - crop])).save(folder / f"p{i:03d}.{fmt}",
+                                                                                  **({"quality": 90} if fmt == "jpg" else {}))
 
 
 def bench_video(tmp: Path, frames: int, model: str | None) -> dict:
@@ -82,13 +84,13 @@ def bench_video(tmp: Path, frames: int, model: str | None) -> dict:
             "rss_mb_by_third": [round(m, 1) for _, _, m in marks]}
 
 
-def bench_photos(tmp: Path, n: int, model: str | None, workers: int) -> dict:
+def bench_photos(tmp: Path, n: int, model: str | None, workers: int, fmt: str = "png") -> dict:
     from fer_graph.evaluation.predict_io import predict_files
 
-    folder = tmp / "photos"
-    _photos(folder, n)
-    predict_files(folder / "p000.png", model=model)  # warm-up: imports and model loading not counted
-    res = {"photos": n, "size": "496-512 px"}
+    folder = tmp / f"photos_{fmt}"
+    _photos(folder, n, fmt)
+    predict_files(folder / f"p000.{fmt}", model=model)  # warm-up: imports and model loading not counted
+    res = {"photos": n, "size": "496-512 px", "format": fmt}
     for w in (1, workers):
         start = time.perf_counter()
         r = predict_files(folder, model=model, workers=w)
@@ -119,12 +121,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=900)
     ap.add_argument("--photos", type=int, default=100)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--formats", default="png,jpg", help="comma-separated photo file formats (png, jpg)")
     ap.add_argument("--model", default=os.environ.get("FER_GRAPH_FACE_LANDMARKER"))
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        res = {"video": bench_video(tmp, args.frames, args.model), "photos": bench_photos(tmp, args.photos, args.model, args.workers),
+        res = {"video": bench_video(tmp, args.frames, args.model), "photos": [bench_photos(tmp, args.photos, args.model, args.workers, f)
+                                                                    for f in args.formats.split(",")],
                "one_photo_s": bench_one_photo(tmp, args.model), "cpu_count": os.cpu_count()}
     print(json.dumps(res, indent=1))
     if args.out:

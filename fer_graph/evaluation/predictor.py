@@ -203,8 +203,9 @@ class ExpressionModel:
             max_faces: faces per image the landmarker may return.
             tiles: also search photos tile by tile for small faces (group photos; about 10× the detection
                 time; :meth:`~fer_graph.landmarks.mediapipe_source.FaceLandmarkDetector.detect_tiles`).
-            workers: detect in this many ``spawn`` worker processes, one detector each (the graph model
-                runs once, in this process, over every face).
+            workers: detectors working at once, one per process: this one and ``workers - 1`` ``spawn``
+                worker processes sharing the images (folders of more than 8); the graph model runs once,
+                in this process, over every face.
             on_progress: ``(done, total)`` callback.
 
         Returns:
@@ -221,7 +222,7 @@ class ExpressionModel:
         self._require_mesh()
         paths = [str(p) for p in images]
         options = DetectionOptions(num_faces=max_faces)
-        if workers > 1 and len(paths) > 1:
+        if workers > 1 and len(paths) > 8:  # more than one chunk of 8 paths to share
             found = _detect_in_pool(paths, str(resolve_model_path(model)), options, tiles, workers, on_progress)
         else:
             found = []
@@ -355,22 +356,39 @@ class ImagePredictions:
 
 def _detect_in_pool(paths: list[str], model_path: str, options, tiles: bool, workers: int,
                     on_progress: Callable[[int, int], None] | None) -> list:
-    """:func:`~fer_graph.landmarks._mediapipe_worker.detect_faces` of every path in a ``spawn`` pool of
-    ``workers`` processes (chunks of 8 paths), results in input order."""
+    """:func:`~fer_graph.landmarks._mediapipe_worker.detect_faces` of every path by ``workers`` detectors:
+    this process and ``workers - 1`` ``spawn`` processes share chunks of 8 paths — the workers take chunks
+    from the front, this process from the back, so it detects while they start. Results in input order."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from collections import deque
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     from ..landmarks import _mediapipe_worker as worker
+    from ..landmarks.mediapipe_source import FaceLandmarkDetector
 
-    chunks = [paths[i:i + 8] for i in range(0, len(paths), 8)]
-    out: list = []
-    with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=multiprocessing.get_context("spawn"),
-                             initializer=worker.init_worker, initargs=(model_path, options)) as pool:
-        for result in pool.map(worker.detect_task, chunks, [tiles] * len(chunks)):
-            out += result
-            if on_progress is not None:
-                on_progress(len(out), len(paths))
-    return out
+    todo = deque(enumerate(paths[i:i + 8] for i in range(0, len(paths), 8)))
+    results: dict[int, list] = {}
+    running: dict = {}
+    helpers = min(workers - 1, len(todo) - 1)
+
+    def collect(futures) -> None:
+        for fut in futures:
+            results[running.pop(fut)] = fut.result()
+        if on_progress is not None:
+            on_progress(min(len(paths), 8 * len(results)), len(paths))
+
+    with ProcessPoolExecutor(max_workers=helpers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=worker.init_worker, initargs=(model_path, options)) as pool, \
+            FaceLandmarkDetector(model_path, options=options) as det:
+        while todo or running:
+            while todo and len(running) < 2 * helpers:  # two chunks queued per helper: none waits idle
+                k, chunk = todo.popleft()
+                running[pool.submit(worker.detect_task, chunk, tiles)] = k
+            if todo:
+                k, chunk = todo.pop()
+                results[k] = [worker.detect_faces(det, p, tiles) for p in chunk]
+            collect(wait(running, timeout=0 if todo else None, return_when=FIRST_COMPLETED)[0])
+    return [r for k in sorted(results) for r in results[k]]
 
 
 def load_model(source: str | os.PathLike | None = None, *, folds: Sequence[int] | None = None,

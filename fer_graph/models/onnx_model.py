@@ -71,6 +71,8 @@ class OnnxClassifier(FaceClassifier):
             raise FileNotFoundError(f"{path}: model file not found")
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only
+        # no busy-waiting between calls: idle ONNX Runtime threads would take the cores from the detector
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own InvalidProtobuf / Fail types

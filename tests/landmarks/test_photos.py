@@ -92,3 +92,26 @@ def test_predict_writes_a_row_per_face_and_per_skipped_input(model_path, tmp_pat
     pooled = runner.invoke(app, [*args, "--force", "--workers", "2", "--json"])
     assert pooled.exit_code == 0, pooled.output
     assert json.loads(pooled.output)["predictions"] == got["predictions"]
+
+
+@pytest.mark.mediapipe
+def test_two_detectors_sharing_a_folder_give_the_rows_of_one(model_path, tmp_path):
+    """Folders of more than 8 images are shared by this process and a worker process (chunks from both
+    ends of the list): the same faces, probabilities and skips, in input order."""
+    import fer_graph
+
+    photo = skimage_data.astronaut()
+    paths = []
+    for i in range(21):  # 3 chunks of 8: the worker takes the front, this process the back
+        path = tmp_path / f"p{i:02d}.jpg"
+        crop = 16 * (i % 4)
+        image = photo[crop:512 - crop, crop:512 - crop]
+        Image.fromarray(np.zeros_like(image) + 128 if i == 13 else np.ascontiguousarray(image[:, ::-1] if i % 2 else image)).save(path)
+        paths.append(path)
+    model = fer_graph.load_model()
+    one = model.predict_images(paths, model=model_path)
+    two = model.predict_images(paths, model=model_path, workers=2)
+    assert [f.input for f in two.faces] == [f.input for f in one.faces] == [str(p) for p in paths if p.stem != "p13"]
+    assert [(s.path, s.reason) for s in two.skipped] == [(s.path, s.reason) for s in one.skipped]
+    assert [s.reason for s in one.skipped] == ["no_face"]
+    np.testing.assert_allclose(two.probs, one.probs, atol=1e-6)
