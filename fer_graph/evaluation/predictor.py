@@ -248,23 +248,29 @@ class ExpressionModel:
 
         Yields:
             ``(frame, faces, probs)`` per frame, in order: the :class:`~fer_graph.landmarks.video.Frame`, its
-            :class:`FaceRecord` list (``frame`` and ``time_s`` set; empty when no face is seen) and their
+            :class:`FaceRecord` list (left to right; ``frame`` and ``time_s`` set; ``face`` the track id, which
+            stays with a person from frame to frame, :class:`~fer_graph.landmarks.tracks.FaceTracks`; empty
+            when no face is seen) and their
             ``(len(faces), C)`` probabilities. Memory holds one batch of frames at a time.
 
         Raises:
             ValueError: a model trained on 68-point landmarks.
             VideoReadError: OpenCV cannot open ``source``. ModelFileError: no Face Landmarker model.
         """
+        from ..landmarks.tracks import FaceTracks
         from ..landmarks.video import VideoFaceTracker, read_frames
 
         self._require_mesh()
         name = f"camera:{source}" if isinstance(source, int) else str(source)
         pending: list[tuple[Any, list[FaceRecord]]] = []
+        tracks = FaceTracks()
         with VideoFaceTracker(model, num_faces=max_faces) as tracker:
             for frame in read_frames(source, max_frames=max_frames):
                 h, w = frame.rgb.shape[:2]
+                found = tracker.detect(frame)
+                ids = tracks.assign([f.box(w, h) for f in found], frame.index)
                 pending.append((frame, [FaceRecord.of(name, k, (w, h), f, frame.index, frame.time_s)
-                                        for k, f in enumerate(tracker.detect(frame))]))
+                                        for k, f in zip(ids, found)]))
                 if len(pending) == batch_frames:
                     yield from self._classify_frames(pending)
                     pending = []
