@@ -282,6 +282,36 @@ def export_cmd(
     console.print(f"exported: {path} ({path.stat().st_size / 1e6:.1f} MB; probabilities checked against PyTorch)")
 
 
+@app.command("train-visibility")
+def train_visibility_cmd(
+    data: Annotated[Path, typer.Option("--data", "-d", help="processed dataset built from images with the Face Landmarker")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder for visibility.pt, metrics.json and the sample cache")],
+    holdout_families: Annotated[str, typer.Option("--holdout-families", help="comma-separated occluder families left out of training and scored on held-out faces ('none': train on all)")] = "texture",
+    samples: Annotated[int, typer.Option("--samples", min=10, help="faces used (the dataset's train split, seeded choice)")] = 8000,
+    epochs: Annotated[int, typer.Option("--epochs", min=1)] = 12,
+    seed: Annotated[int, typer.Option("--seed", help="seeds the choice of faces, occluders and the model")] = 0,
+    model: Annotated[Optional[Path], typer.Option("--model", help="Face Landmarker .task file the dataset was built with (default: $FER_GRAPH_FACE_LANDMARKER)")] = None,
+) -> None:
+    """Train a per-landmark visibility estimator on occluders painted over the dataset's faces (re-detected by
+    the Face Landmarker), and score it on held-out faces and held-out occluder families."""
+    from ..models.visibility import VisibilityConfig
+    from ..training.visibility import train_visibility
+
+    try:
+        with task_progress(console) as update:
+            metrics = train_visibility(data, out, holdout_families=_csv_names(holdout_families, []), samples=samples,
+                                       seed=seed, config=VisibilityConfig(epochs=epochs, seed=seed), model_path=model,
+                                       on_progress=update)
+    except _ERRORS as exc:
+        _fail(exc)
+    for part in ("seen_families", "heldout_families", "clean"):
+        if part in metrics:
+            s = metrics[part]["all"]
+            console.print(f"{part}: ROC-AUC {s['auc']:.3f}  F1 {s.get('f1', float('nan')):.3f}  "
+                          f"flagged {s['flagged_rate']:.3f}  (n landmarks {s['n']})", highlight=False)
+    console.print(f"model: {out / 'visibility.pt'}   metrics: {out / 'metrics.json'}", highlight=False)
+
+
 @app.command("occlusion-sweep")
 def occlusion_sweep_cmd(
     run: Annotated[list[Path], typer.Option("--run", "-r", help="run directory of fer-graph train (repeat --run to compare models on the same occlusions)")],

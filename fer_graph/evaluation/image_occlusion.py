@@ -110,8 +110,8 @@ class OccludedDetections:
                              f"(sha256 {opts['model_sha256']}); occluded and clean landmarks would not compare")
         self.topology = ds.topology
         self.align = opts.get("align", True)
-        if self.align == "pose":  # the stored coordinates cannot be turned back into image landmarks
-            raise SweepError(f"{ds.processed_dir}: image occlusion needs a dataset built without --pose-align")
+        #: pose-aligned coordinates cannot be turned back into image landmarks: read the build's landmarks
+        self._built = self._built_landmarks(ds, model_path) if self.align == "pose" else None
         self.dims = int(ds.meta["node_dims"])
         self.sample_ids = list(ds.sample_ids)
         self._pos, self._center = ds.tensor("pos"), ds.tensor("norm_center").numpy()
@@ -135,8 +135,19 @@ class OccludedDetections:
             self._detector.close()
             self._detector = None
 
+    @staticmethod
+    def _built_landmarks(ds, model_path) -> dict[str, np.ndarray]:
+        """``{sample_id: (V, 2) float32 pixels}`` from the build's landmark cache."""
+        from ..graphs.image_dataset import built_landmarks
+
+        lms, v = built_landmarks(ds, model_path), ds.topology.num_nodes
+        return {sid: (lms.points[i, :v, :2] * lms.image_sizes[i]).astype(np.float32)
+                for i, sid in enumerate(lms.sample_ids)}
+
     def clean_landmarks(self, index: int) -> np.ndarray:
         """``(V, 2)`` float32 clean landmarks of dataset sample ``index`` in pixels of its original image."""
+        if self._built is not None:
+            return self._built[self.sample_ids[index]]
         sl = slice(index, index + 1)
         params = NormalizationParams(self._center[sl], self.iod[sl], self._angle[sl])
         return denormalize_landmarks(self._pos[sl].numpy(), params)[0, :, :2]

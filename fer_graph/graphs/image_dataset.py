@@ -18,7 +18,7 @@ from ..landmarks.mediapipe_source import (
 )
 from .dataset import FaceGraphDataset
 
-__all__ = ["ImageFolderGraphs"]
+__all__ = ["ImageFolderGraphs", "built_landmarks"]
 
 
 class ImageFolderGraphs(FaceGraphDataset):
@@ -90,3 +90,25 @@ class ImageFolderGraphs(FaceGraphDataset):
                            "model": str(self._model_path)},
         }
         return lms
+
+
+def built_landmarks(ds: FaceGraphDataset, model: str | os.PathLike | None = None) -> LandmarkSet:
+    """The Face Landmarker results a processed image dataset was built from, in the original images' frames
+    (``points`` image-normalized, ``image_sizes`` W, H): read from the build's landmark cache
+    (``OUT/landmarks``), re-detected with the build's options only where the cache is gone.
+
+    Raises:
+        DatasetLayoutError: not built from images (meta ``source`` not ``"mediapipe"``), or the image folder
+            is gone.
+        ModelFileError: no model file (needed only for a re-detection).
+    """
+    if ds.meta.get("source") != "mediapipe":
+        raise DatasetLayoutError(f"{ds.processed_dir}: not built from images with the Face Landmarker "
+                                 f"(source {ds.meta.get('source')!r})")
+    opts = ds.meta["options"]
+    raw = Path(opts["raw_root"])
+    if not raw.is_dir():
+        raise DatasetLayoutError(f"{raw}: the image folder {ds.processed_dir} was built from is gone")
+    det = DetectionOptions(**{**opts["detection"], "confidences": tuple(opts["detection"]["confidences"])})
+    return extract_image_folder(raw, cache_dir=Path(ds.processed_dir).parent.parent / "landmarks",
+                                model=resolve_model_path(model), options=det, workers=0)

@@ -169,6 +169,21 @@ def test_clean_redetection_reproduces_the_stored_graphs(tiny_runs, model_path):
         np.testing.assert_array_equal(ev.classify(k, x, ga), ev.classify(k, ev.x[te], ev.graph_attr[te]))
 
 
+def test_pose_aligned_datasets_take_their_clean_landmarks_from_the_build(ck48_subset, tmp_path, model_path):
+    from fer_graph.evaluation.image_occlusion import OccludedDetections
+    from fer_graph.graphs.image_dataset import ImageFolderGraphs
+
+    ds = ImageFolderGraphs(tmp_path / "pose", ck48_subset, model=model_path, workers=0, align="pose", include_z=True)
+    with OccludedDetections(ds, model_path=model_path) as det:
+        for i in (0, 7):
+            clean = det.clean_landmarks(i)
+            assert clean.shape == (468, 2) and np.median(clean) == pytest.approx(24, abs=6)  # pixels of a 48x48 image
+            r = det.get(i, None)
+            assert r.shift_iod < 1e-5  # the clean image re-detected lands on the build's landmarks
+            np.testing.assert_allclose(r.pos, ds.tensor("pos")[i].numpy(), atol=1e-5)
+            assert det.get(i, "mouth").region_shift_iod > 0.01
+
+
 def test_image_occlusion_rows(tiny_runs, model_path):
     from fer_graph.evaluation.image_occlusion import OccludedDetections, image_occlusion_rows
     from fer_graph.evaluation.occlusion import RunEvaluator

@@ -1,0 +1,166 @@
+"""``train-visibility``: synthesize occluded faces from a Face Landmarker dataset, fit the visibility
+estimator, and score it on held-out faces and on held-out occluder families.
+
+Output folder::
+
+    VIS/visibility.pt     the estimator (:meth:`~fer_graph.models.visibility.VisibilityEstimator.load`)
+    VIS/metrics.json      protocol, sample counts, skips, and the held-out scores: ``seen_families``
+                          (held-out faces, training families), ``heldout_families`` (held-out faces,
+                          families never trained on), ``clean`` (held-out faces without an occluder)
+    VIS/samples/<key>/    cached synthetic samples (resumable)
+
+Protocol: faces of the dataset's ``train`` split (every face when it has no such split) are shuffled with
+``seed``; ``samples`` of them are used, split into fitting and held-out faces (by subject when the dataset
+has subjects, so no subject is on both sides). Fitting faces get an occluder of a training family (or none,
+with probability ``clean_fraction``); held-out faces one of *any* family (or none), so the score on families
+left out of training (``holdout_families``; default: natural-texture patches) shows whether the estimator
+learned occlusion or the look of its training occluders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from .._io import write_json
+from ..evaluation.visibility import visibility_report
+from ..models.visibility import VisibilityConfig, VisibilityEstimator
+from ..occlusion.occluders import FAMILIES
+from ..occlusion.patches import GRID, IOD_PX, RADII
+from ..occlusion.visibility_data import CLEAN, FaceImage, VisibilitySamples, synthesize_samples
+
+__all__ = ["train_visibility", "source_faces"]
+
+
+def source_faces(ds, model_path: str | os.PathLike | None = None) -> tuple[list[FaceImage], np.ndarray, list]:
+    """The dataset's faces as :class:`FaceImage` (clean landmarks of
+    :func:`~fer_graph.graphs.image_dataset.built_landmarks`), with their split names and subjects.
+
+    Raises:
+        DatasetLayoutError: the dataset was not built from images with the Face Landmarker, or its images
+            are gone.
+    """
+    from ..graphs.image_dataset import built_landmarks
+    from ..landmarks.images import load_rgb
+
+    lms = built_landmarks(ds, model_path)
+    raw, v = Path(ds.meta["options"]["raw_root"]), ds.topology.num_nodes
+    faces = [FaceImage(sid, partial(load_rgb, raw / sid), lms.points[i, :v, :2] * lms.image_sizes[i])
+             for i, sid in enumerate(lms.sample_ids)]
+    splits = np.array(lms.splits if lms.splits is not None else [""] * len(faces), dtype=str)
+    return faces, splits, list(lms.subjects)
+
+
+def _plan(n_fit: int, n_val: int, train_families: Sequence[str], rng: np.random.Generator,
+          clean_fraction: float) -> list[str]:
+    """Occluder family per face: fitting faces from ``train_families``, held-out faces from all of them."""
+    def draw(n: int, pool: Sequence[str]) -> list[str]:
+        fam = rng.choice(np.array(pool), n)
+        return np.where(rng.random(n) < clean_fraction, CLEAN, fam).tolist()
+
+    return draw(n_fit, train_families) + draw(n_val, FAMILIES)
+
+
+def _split(idx: np.ndarray, subjects: list, val_fraction: float, rng: np.random.Generator):
+    """Fitting and held-out positions into ``idx``, by subject when every face has one."""
+    subj = [subjects[i] for i in idx]
+    if all(s is not None for s in subj):
+        names = np.array(sorted(set(subj)))
+        held = set(rng.choice(names, max(1, round(len(names) * val_fraction)), replace=False).tolist())
+        is_val = np.array([s in held for s in subj])
+    else:
+        is_val = np.zeros(len(idx), bool)
+        is_val[rng.permutation(len(idx))[:round(len(idx) * val_fraction)]] = True
+    return idx[~is_val], idx[is_val]
+
+
+def _cache_key(ids: Sequence[str], plan: Sequence[str], seed: int, ds) -> str:
+    blob = json.dumps([list(ids), list(plan), seed, ds.meta["options"].get("model_sha256"), IOD_PX, RADII, GRID,
+                       ds.topology.num_nodes])
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def train_visibility(data: str | os.PathLike, out: str | os.PathLike, *, holdout_families: Sequence[str] = ("texture",),
+                     samples: int = 8000, val_fraction: float = 0.2, clean_fraction: float = 0.15, seed: int = 0,
+                     config: VisibilityConfig = VisibilityConfig(), model_path: str | os.PathLike | None = None,
+                     on_progress: Callable[[str, int, int], None] | None = None) -> dict:
+    """Train and score a visibility estimator (see the module docstring); returns ``metrics.json``'s content.
+
+    Raises:
+        DatasetLayoutError: not an image dataset, or its images are gone.
+        ValueError: unknown family names, or every family held out.
+    """
+    from ..graphs.load import load_processed
+    from ..landmarks.mediapipe_source import DetectionOptions, FaceLandmarkDetector
+
+    bad = sorted(set(holdout_families) - set(FAMILIES))
+    if bad:
+        raise ValueError(f"--holdout-families: unknown {bad}; expected some of {list(FAMILIES)}")
+    train_families = [f for f in FAMILIES if f not in holdout_families]
+    if not train_families:
+        raise ValueError("--holdout-families: every occluder family is held out; none is left to train on")
+    ds = load_processed(data)
+    faces, splits, subjects = source_faces(ds, model_path)
+    rng = np.random.default_rng(seed)
+    usable = np.flatnonzero(splits == "train") if (splits == "train").any() else np.arange(len(faces))
+    pool = rng.permutation(usable)[:samples]
+    fit_idx, val_idx = _split(pool, subjects, val_fraction, rng)
+    plan = _plan(len(fit_idx), len(val_idx), train_families, rng, clean_fraction)
+    order = np.concatenate([fit_idx, val_idx])
+    chosen = [faces[i] for i in order]
+    key = _cache_key([f.sample_id for f in chosen], plan, seed, ds)
+    opts = ds.meta["options"]["detection"]
+    start = time.perf_counter()
+    with FaceLandmarkDetector(model_path, options=DetectionOptions(**{**opts, "confidences": tuple(opts["confidences"])})) as det:
+        synth = synthesize_samples(chosen, plan, detector=det, cache_dir=Path(out) / "samples" / key, seed=seed,
+                                   num_nodes=ds.topology.num_nodes,
+                                   on_progress=None if on_progress is None else partial(on_progress, "synthesize"))
+    synth_s = time.perf_counter() - start
+    fit_ids = {faces[i].sample_id for i in fit_idx}
+    is_fit = np.array([s in fit_ids for s in synth.sample_ids])
+    fit, val = synth.take(np.flatnonzero(is_fit)), synth.take(np.flatnonzero(~is_fit))
+    start = time.perf_counter()
+    est = VisibilityEstimator(ds.topology.name, config).fit(
+        fit.features, fit.hidden, on_epoch=None if on_progress is None else
+        (lambda log: on_progress("fit", log["epoch"], config.epochs)))
+    fit_s = time.perf_counter() - start
+    est.save(Path(out) / "visibility.pt")
+    metrics = _score(est, val, train_families, holdout_families, ds.topology.name)
+    metrics.update(dataset=str(ds.processed_dir), train_families=train_families, holdout_families=list(holdout_families),
+                   seed=seed, config=asdict(config), patches={"iod_px": IOD_PX, "radii": list(RADII), "grid": GRID},
+                   faces={"fit": int(len(fit_idx)), "heldout": int(len(val_idx))},
+                   samples={"fit": len(fit), "heldout": len(val), "skipped": len(synth.skipped)},
+                   skipped_by_reason=_count(synth.skipped), seconds={"synthesize": synth_s, "fit": fit_s},
+                   heldout_subjects=sorted({subjects[i] for i in val_idx if subjects[i] is not None}))
+    write_json(Path(out) / "metrics.json", metrics)
+    return metrics
+
+
+def _count(skipped: Sequence[tuple[str, str, str]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for _, family, reason in skipped:
+        out[f"{family}:{reason}"] = out.get(f"{family}:{reason}", 0) + 1
+    return out
+
+
+def _score(est: VisibilityEstimator, val: VisibilitySamples, train_families: Sequence[str],
+           holdout_families: Sequence[str], topology: str) -> dict:
+    """Held-out scores: seen families, held-out families, clean faces, and the estimator's cost per face."""
+    start = time.perf_counter()
+    p = est.predict_proba(val.features)
+    per_face_ms = (time.perf_counter() - start) / max(len(val), 1) * 1e3
+    out = {"estimator_ms_per_face": per_face_ms}
+    for name, fams in (("seen_families", train_families), ("heldout_families", holdout_families), ("clean", [CLEAN])):
+        sel = np.isin(val.families, list(fams))
+        if sel.any():
+            out[name] = visibility_report(p[sel], val.hidden[sel], val.families[sel], topology,
+                                          threshold=est.threshold)
+    return out
