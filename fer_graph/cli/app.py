@@ -329,6 +329,7 @@ def occlusion_sweep_cmd(
     image_occlusion: Annotated[bool, typer.Option("--image-occlusion", help="image datasets: also paint each region's occluder on the held-out images, re-run the Face Landmarker and classify (strategy 'image'; OUT/occluders.png)")] = False,
     image_limit: Annotated[Optional[int], typer.Option("--image-limit", min=1, help="--image-occlusion: at most N held-out images per fold (seeded choice)")] = None,
     model: Annotated[Optional[Path], typer.Option("--model", help="--image-occlusion: Face Landmarker .task file, the one the dataset was built with (default: $FER_GRAPH_FACE_LANDMARKER)")] = None,
+    visibility_model: Annotated[Optional[Path], typer.Option("--visibility-model", help="--image-occlusion: a train-visibility output; adds strategy 'image+visibility' (landmarks estimated hidden are removed)")] = None,
 ) -> None:
     """Evaluate trained runs under region occlusion, occlusion extent and landmark noise (CK+ protocols: each
     fold's held-out subjects with that fold's model); writes OUT/sweep.csv, OUT/summary.json and plots."""
@@ -346,7 +347,7 @@ def occlusion_sweep_cmd(
                 extents=_csv_floats(extents, "--extents"), noise=_csv_floats(noise, "--noise"),
                 noise_region=noise_region, random_dropout=random_dropout, seed=seed, sensitivity=sensitivity,
                 image_occlusion=image_occlusion, image_limit=image_limit, model=model,
-                extra={"data": str(data)}, on_progress=update)
+                visibility_model=visibility_model, extra={"data": str(data)}, on_progress=update)
     except _ERRORS as exc:
         _fail(exc)
     print_sweep(console, result, region_list, ds.topology.name, out)

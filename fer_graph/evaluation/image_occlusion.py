@@ -43,13 +43,16 @@ import torch
 
 from ..graphs.pose import head_pose
 from ..graphs.normalize import NormalizationParams, denormalize_landmarks, normalize_for_topology
-from ..occlusion.image import occluder_style, paint_occluder
+from ..occlusion.image import occluder_area, occluder_style, paint_occluder
+from ..occlusion.occluders import hidden_landmarks
+from ..occlusion.patches import patch_features
 from ..occlusion.regions import get_region
+from ..occlusion.strategies import occlude
 from .metrics import classification_metrics
-from .occlusion import IMAGE_STRATEGY, RunEvaluator, SweepError
+from .occlusion import IMAGE_STRATEGIES, IMAGE_STRATEGY, ORACLE_STRATEGY, VISIBILITY_STRATEGY, RunEvaluator, SweepError
 
-__all__ = ["IMAGE_STRATEGY", "Redetection", "OccludedDetections", "image_occlusion_rows", "select_samples"]
-
+__all__ = ["IMAGE_STRATEGY", "ORACLE_STRATEGY", "VISIBILITY_STRATEGY", "IMAGE_STRATEGIES", "Redetection",
+           "OccludedDetections", "image_occlusion_rows", "select_samples"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,10 @@ class Redetection:
         shift_iod: mean distance between the re-detected and the clean landmarks (the V topology nodes,
             image pixels, x and y), in clean inter-ocular distances.
         region_shift_iod: the same over the occluded region's nodes (``nan`` for a clean re-detection).
+        oracle_hidden: ``(V,)`` bool, the landmarks whose clean position the painted occluder covers (all
+            False for a clean image): what a perfect visibility estimate would say.
+        patches: ``(V, P)`` float16 patch features at the re-detected landmarks
+            (:func:`~fer_graph.occlusion.patches.patch_features`), when the detections were asked for them.
     """
 
     pos: np.ndarray
@@ -72,6 +79,8 @@ class Redetection:
     tier: int
     shift_iod: float
     region_shift_iod: float
+    oracle_hidden: np.ndarray
+    patches: np.ndarray | None = None
 
 
 class OccludedDetections:
@@ -83,6 +92,7 @@ class OccludedDetections:
         model_path: Face Landmarker ``.task`` (default: ``$FER_GRAPH_FACE_LANDMARKER``, then the user cache;
             see :func:`~fer_graph.landmarks.mediapipe_source.resolve_model_path`); must be the build's model.
         margin: occluder growth in inter-ocular distances (:func:`~fer_graph.occlusion.image.paint_occluder`).
+        patches: also compute each re-detection's patch features (for a visibility estimator).
 
     Attributes:
         detect_seconds: wall time spent painting and detecting (cache misses).
@@ -93,7 +103,8 @@ class OccludedDetections:
         ModelFileError: no model file.
     """
 
-    def __init__(self, ds, *, model_path: str | os.PathLike | None = None, margin: float = 0.15) -> None:
+    def __init__(self, ds, *, model_path: str | os.PathLike | None = None, margin: float = 0.15,
+                 patches: bool = False) -> None:
         from ..landmarks.mediapipe_source import DetectionOptions, _sha256, resolve_model_path
 
         if ds.meta.get("source") != "mediapipe":
@@ -102,6 +113,7 @@ class OccludedDetections:
         opts = ds.meta["options"]
         self.ds = ds
         self.margin = float(margin)
+        self.patches = bool(patches)
         self.raw_root = Path(opts["raw_root"])
         self.options = DetectionOptions(**{**opts["detection"], "confidences": tuple(opts["detection"]["confidences"])})
         self.model_path = resolve_model_path(model_path)
@@ -169,9 +181,17 @@ class OccludedDetections:
 
     def painted(self, index: int, region: str) -> np.ndarray:
         """Sample ``index``'s image with ``region``'s occluder painted on it."""
+        return self._painted(index, region)[0]
+
+    def _painted(self, index: int, region: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(painted image, (H, W) bool painted pixels)``."""
         style = occluder_style(region, self.topology)
-        return paint_occluder(self.image(index), self.clean_landmarks(index), style.nodes, margin=self.margin,
-                              color=style.color, shape=style.shape, iod=float(self.iod[index]))
+        image = self.image(index)
+        area = occluder_area(image, self.clean_landmarks(index), style.nodes, margin=self.margin, shape=style.shape,
+                             iod=float(self.iod[index]))
+        painted = paint_occluder(image, self.clean_landmarks(index), style.nodes, margin=self.margin,
+                                 color=style.color, shape=style.shape, iod=float(self.iod[index]))
+        return painted, area
 
     def get(self, index: int, region: str | None) -> Redetection | None:
         """The re-detection of sample ``index`` occluded by ``region`` (``None``: the clean image), or
@@ -187,7 +207,12 @@ class OccludedDetections:
         start = time.perf_counter()
         if self._detector is None:
             self._detector = FaceLandmarkDetector(self.model_path, options=self.options)
-        image = self.image(index) if region is None else self.painted(index, region)
+        clean = self.clean_landmarks(index)
+        if region is None:
+            image, hidden = self.image(index), np.zeros(len(clean), bool)
+        else:
+            image, area = self._painted(index, region)
+            hidden = hidden_landmarks(area, clean)
         face = self._detector.detect(image)
         self.detect_seconds += time.perf_counter() - start
         self.detections += 1
@@ -197,10 +222,11 @@ class OccludedDetections:
         px = face.landmarks * np.array([w, h, w], np.float32)  # x·W, y·H, z·W: the build's pixel_points
         pos = normalize_for_topology(px[None], self.topology, dims=self.dims, align=self.align)[0][0]
         v = self.topology.num_nodes
-        dist = np.linalg.norm(px[:v, :2] - self.clean_landmarks(index), axis=1) / float(self.iod[index])
+        dist = np.linalg.norm(px[:v, :2] - clean, axis=1) / float(self.iod[index])
         region_shift = float("nan") if region is None else float(dist[get_region(region, self.topology)].mean())
+        patches = patch_features(image, px[:v, :2]).astype(np.float16) if self.patches else None
         return Redetection(pos, face.blendshapes, head_pose(face.transform[None])[0], int(face.tier),
-                           float(dist.mean()), region_shift)
+                           float(dist.mean()), region_shift, hidden, patches)
 
 
 def _features(evaluator: RunEvaluator, found: Sequence[Redetection]
@@ -229,11 +255,44 @@ def select_samples(evaluator: RunEvaluator, limit: int | None = None, seed: int 
     return out
 
 
+def _hidden(strategy: str, found: Sequence[Redetection], visibility) -> np.ndarray | None:
+    """``(n, V)`` bool landmarks a strategy treats as hidden, or None (``image``: none)."""
+    if strategy == ORACLE_STRATEGY:
+        return np.stack([r.oracle_hidden for r in found])
+    if strategy == VISIBILITY_STRATEGY:
+        return visibility.predict_hidden(np.stack([r.patches for r in found]))
+    return None
+
+
+def _classify_found(evaluator: RunEvaluator, fold: int, found: Sequence[Redetection], strategy: str,
+                    visibility) -> tuple[np.ndarray, float]:
+    """Predictions for re-detected faces under ``strategy`` and the mean fraction of landmarks it hid: the
+    hidden landmarks go through the run's reference strategy (node removal for graph models, mean-face
+    imputation for models on flattened coordinates), as graph occlusion does."""
+    x, ga, blend = _features(evaluator, found)
+    hidden = _hidden(strategy, found, visibility)
+    if hidden is None or not hidden.any():
+        return evaluator.classify(fold, x, ga, blend), 0.0
+    hidden[hidden.all(1)] = False  # a face with every landmark hidden keeps them all, as no face cannot be scored
+    ref = evaluator.reference_strategy
+    batch = occlude(x, torch.from_numpy(hidden), ref, mean_face=evaluator.mean_faces[fold])
+    pred = evaluator.classify(fold, batch.x, ga, blend, mask=batch.present,
+                              visible=batch.visible if ref == "masking" else None)
+    return pred, float(hidden.mean())
+
+
+def _conditions(regions: Sequence[str], visibility) -> list[tuple[str | None, str]]:
+    """(region or None for the clean image, strategy) pairs scored by :func:`image_occlusion_rows`."""
+    strategies = [IMAGE_STRATEGY, ORACLE_STRATEGY] + ([VISIBILITY_STRATEGY] if visibility is not None else [])
+    clean = [(None, VISIBILITY_STRATEGY)] if visibility is not None else []
+    return clean + [(r, s) for r in regions for s in strategies]
+
+
 def image_occlusion_rows(evaluator: RunEvaluator, ds, regions: Sequence[str], *,
                          model_path: str | os.PathLike | None = None, margin: float = 0.15,
                          limit: int | None = None, seed: int = 0,
                          on_progress: Callable[[int, int], None] | None = None,
-                         detections: OccludedDetections | None = None) -> list[dict[str, Any]]:
+                         detections: OccludedDetections | None = None, visibility=None) -> list[dict[str, Any]]:
     """Score a run on its held-out images with each region painted over and the faces re-detected.
 
     Args:
@@ -244,31 +303,38 @@ def image_occlusion_rows(evaluator: RunEvaluator, ds, regions: Sequence[str], *,
         margin: occluder growth in inter-ocular distances.
         limit: at most this many held-out samples per fold (seeded choice, :func:`select_samples`).
         seed: seeds that choice.
-        on_progress: ``(done, total)`` over samples x regions.
+        on_progress: ``(done, total)`` over faces x conditions.
         detections: a shared :class:`OccludedDetections` of ``ds`` (pass the same one for every run of a
             sweep: each occluded image is then detected once); default: a private one, closed on return.
+        visibility: a :class:`~fer_graph.models.visibility.VisibilityEstimator`: adds the strategy
+            ``image+visibility`` (landmarks it estimates hidden are removed), on every region and on the
+            clean images (region ``"none"``); ``detections`` must then compute patches.
 
     Returns:
-        one row per region in the sweep's schema — ``model, strategy="image", region, extent`` (the region's
-        share of the V nodes), ``noise=0.0, accuracy, macro_f1, n, arch, kind, noise_region="all",
+        one row per region and strategy in the sweep's schema — ``model, strategy, region, extent`` (the
+        region's share of the V nodes), ``noise=0.0, accuracy, macro_f1, n, arch, kind, noise_region="all",
         per_class_recall`` — plus ``detected`` (faces found), ``accuracy_all`` (= ``accuracy``: undetected
         faces count as errors), ``accuracy_detected``, ``shift_iod`` and ``region_shift_iod`` (means over
-        detected faces, ``nan`` if none; see :class:`Redetection`), ``clean_accuracy`` (the stored clean
-        landmarks on the same samples) and ``margin``.
+        detected faces, ``nan`` if none; see :class:`Redetection`), ``hidden_fraction`` (mean share of
+        landmarks the strategy hid), ``clean_accuracy`` (the stored clean landmarks on the same samples) and
+        ``margin``. Strategies: ``image`` (the re-detected mesh as it is), ``image+oracle`` (the landmarks
+        under the paint removed) and ``image+visibility``.
 
     Raises:
         SweepError: not an image dataset, another model file, a missing image, ``disp`` features,
-            ``detections`` of another dataset or margin.
+            ``detections`` of another dataset or margin, or without patches for ``visibility``.
         RegionError: unknown region.
     """
-    regions = list(regions)
     topo = ds.topology
     extents = {r: round(len(get_region(r, topo)) / topo.num_nodes, 4) for r in regions}  # validates names
     own = detections is None
-    det = OccludedDetections(ds, model_path=model_path, margin=margin) if own else detections
+    det = OccludedDetections(ds, model_path=model_path, margin=margin, patches=visibility is not None) if own \
+        else detections
     if det.ds.processed_dir != ds.processed_dir or det.margin != float(margin):
         raise SweepError(f"detections were made for {det.ds.processed_dir} with margin {det.margin}; "
                          f"this call asks for {ds.processed_dir} with margin {margin}")
+    if visibility is not None and not det.patches:
+        raise SweepError("a visibility estimator needs detections with patches (OccludedDetections(patches=True))")
     chosen = select_samples(evaluator, limit, seed)
     y_true = np.concatenate([evaluator.y[te] for _, te in chosen])
     clean_pred = np.concatenate([
@@ -276,44 +342,65 @@ def image_occlusion_rows(evaluator: RunEvaluator, ds, regions: Sequence[str], *,
                            None if evaluator.blendshapes is None else evaluator.blendshapes[te])
         for k, te in chosen])
     clean_acc = float((clean_pred == y_true).mean()) if len(y_true) else float("nan")
-    total, done = len(regions) * len(y_true), 0
+    conditions = _conditions(list(regions), visibility)
+    progress = _Progress(len(conditions) * len(y_true), on_progress)
     rows = []
     try:
-        for region in regions:
-            preds, shifts, region_shifts = [], [], []
-            for k, te in chosen:
-                found, where = [], []
-                for j, pos in enumerate(te):
-                    r = det.get(int(evaluator.sample_index[pos]), region)
-                    done += 1
-                    if on_progress is not None:
-                        on_progress(done, total)
-                    if r is not None:
-                        found.append(r)
-                        where.append(j)
-                pred = np.full(len(te), -1, dtype=np.int64)  # -1: no face, always wrong
-                if found:
-                    x, ga, blend = _features(evaluator, found)
-                    pred[where] = evaluator.classify(k, x, ga, blend)
-                preds.append(pred)
-                shifts += [r.shift_iod for r in found]
-                region_shifts += [r.region_shift_iod for r in found]
-            pred = np.concatenate(preds)
+        for region, strategy in conditions:
+            pred, found_all, hid = _condition_predictions(evaluator, det, chosen, region, strategy, visibility, progress)
             m = classification_metrics(y_true, pred, evaluator.classes)
             hit = pred >= 0
             rows.append({
-                "model": evaluator.name, "strategy": IMAGE_STRATEGY, "region": region, "extent": extents[region],
-                "noise": 0.0, "accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "n": m["n"],
-                "arch": evaluator.arch, "kind": evaluator.kind, "reference_strategy": evaluator.reference_strategy,
-                "noise_region": "all",
-                "per_class_recall": m["per_class_recall"], "detected": int(hit.sum()),
-                "accuracy_all": m["accuracy"],
+                "model": evaluator.name, "strategy": strategy, "region": region or "none",
+                "extent": extents[region] if region else 0.0, "noise": 0.0, "accuracy": m["accuracy"],
+                "macro_f1": m["macro_f1"], "n": m["n"], "arch": evaluator.arch, "kind": evaluator.kind,
+                "reference_strategy": evaluator.reference_strategy, "noise_region": "all",
+                "per_class_recall": m["per_class_recall"], "detected": int(hit.sum()), "accuracy_all": m["accuracy"],
                 "accuracy_detected": float((pred[hit] == y_true[hit]).mean()) if hit.any() else float("nan"),
-                "shift_iod": float(np.mean(shifts)) if shifts else float("nan"),
-                "region_shift_iod": float(np.mean(region_shifts)) if region_shifts else float("nan"),
-                "clean_accuracy": clean_acc, "margin": float(margin),
+                "shift_iod": _mean([r.shift_iod for r in found_all]),
+                "region_shift_iod": _mean([r.region_shift_iod for r in found_all]),
+                "hidden_fraction": hid, "clean_accuracy": clean_acc, "margin": float(margin),
             })
     finally:
         if own:
             det.close()
     return rows
+
+
+def _mean(values: Sequence[float]) -> float:
+    return float(np.mean(values)) if len(values) else float("nan")
+
+
+class _Progress:
+    """Counts faces scored and reports ``(done, total)``."""
+
+    def __init__(self, total: int, callback: Callable[[int, int], None] | None) -> None:
+        self.total, self.done, self.callback = total, 0, callback
+
+    def step(self) -> None:
+        self.done += 1
+        if self.callback is not None:
+            self.callback(self.done, self.total)
+
+
+def _condition_predictions(evaluator: RunEvaluator, det: OccludedDetections, chosen, region: str | None,
+                           strategy: str, visibility, progress: _Progress
+                           ) -> tuple[np.ndarray, list[Redetection], float]:
+    """Predictions of every chosen face (-1: no face, always wrong), the re-detections, the hidden share."""
+    preds, found_all, hidden = [], [], []
+    for k, te in chosen:
+        found, where = [], []
+        for j, pos in enumerate(te):
+            r = det.get(int(evaluator.sample_index[pos]), region)
+            progress.step()
+            if r is not None:
+                found.append(r)
+                where.append(j)
+        pred = np.full(len(te), -1, dtype=np.int64)
+        if found:
+            pred[where], share = _classify_found(evaluator, k, found, strategy, visibility)
+            hidden.append((share, len(found)))
+        preds.append(pred)
+        found_all += found
+    n = sum(c for _, c in hidden)
+    return np.concatenate(preds), found_all, (sum(s * c for s, c in hidden) / n) if n else float("nan")

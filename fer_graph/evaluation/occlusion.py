@@ -42,12 +42,19 @@ from .metrics import classification_metrics
 from .predictor import load_fold_models
 
 __all__ = ["Condition", "make_conditions", "RunEvaluator", "occlusion_sweep", "summarize_sweep", "auc_extent",
-           "IMAGE_STRATEGY", "SWEEP_COLUMNS", "DEFAULT_EXTENTS", "DEFAULT_NOISE"]
+           "IMAGE_STRATEGY", "ORACLE_STRATEGY", "VISIBILITY_STRATEGY", "IMAGE_STRATEGIES", "SWEEP_COLUMNS",
+           "DEFAULT_EXTENTS", "DEFAULT_NOISE"]
 
 #: Column order of ``sweep.csv`` (scripts read these names).
 SWEEP_COLUMNS = ("model", "strategy", "region", "extent", "noise", "accuracy", "macro_f1", "n")
 #: ``strategy`` of image-occlusion rows (:mod:`fer_graph.evaluation.image_occlusion`).
 IMAGE_STRATEGY = "image"
+#: Painted occluder, the landmarks under the paint removed from the re-detected mesh (a perfect estimate).
+ORACLE_STRATEGY = "image+oracle"
+#: Painted occluder, the landmarks a visibility estimator calls hidden removed.
+VISIBILITY_STRATEGY = "image+visibility"
+#: Every image-occlusion strategy, in table order.
+IMAGE_STRATEGIES = (IMAGE_STRATEGY, VISIBILITY_STRATEGY, ORACLE_STRATEGY)
 
 
 @dataclass(frozen=True)
@@ -330,7 +337,7 @@ def summarize_sweep(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         ref = clean.get("reference_strategy", "imputation")
         by_strategy = _extent_aucs(mine, float(clean["accuracy"]))
         regional = mine[~mine["region"].isin(["none", "patch", "random", "all"])
-                        & mine["strategy"].isin([*STRATEGIES, IMAGE_STRATEGY])]
+                        & mine["strategy"].isin([*STRATEGIES, *IMAGE_STRATEGIES])]
         regions = {reg: dict(zip(g["strategy"], g["accuracy"].astype(float)))
                    for reg, g in regional.groupby("region", sort=False)}
         noisy = mine[mine["noise"] > 0]
@@ -343,4 +350,8 @@ def summarize_sweep(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "region_accuracy_by_strategy": regions,
             "noise_accuracy": {str(n): float(a) for n, a in zip(noisy["noise"], noisy["accuracy"])},
         }
+        image_clean = mine[(mine["region"] == "none") & mine["strategy"].isin(IMAGE_STRATEGIES)]
+        if len(image_clean):  # clean images through a visibility estimator: what it costs when nothing is hidden
+            out[model]["image_clean_accuracy_by_strategy"] = dict(zip(image_clean["strategy"],
+                                                                      image_clean["accuracy"].astype(float)))
     return out

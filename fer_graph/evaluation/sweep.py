@@ -57,8 +57,8 @@ def run_occlusion_sweep(runs: Sequence[str | os.PathLike], ds, out_dir: str | os
                         noise: Sequence[float] = DEFAULT_NOISE, noise_region: str = "all",
                         random_dropout: bool = True, seed: int = 0, sensitivity: bool = False,
                         image_occlusion: bool = False, image_limit: int | None = None,
-                        model: str | os.PathLike | None = None, extra: dict[str, Any] | None = None,
-                        on_progress: Progress | None = None) -> SweepResult:
+                        model: str | os.PathLike | None = None, visibility_model: str | os.PathLike | None = None,
+                        extra: dict[str, Any] | None = None, on_progress: Progress | None = None) -> SweepResult:
     """Score ``runs`` on ``ds`` under the same occlusions and write ``OUT/sweep.csv``, ``OUT/summary.json``
     and plots (:func:`~fer_graph.evaluation.occlusion_report.write_sweep_report`).
 
@@ -70,7 +70,10 @@ def run_occlusion_sweep(runs: Sequence[str | os.PathLike], ds, out_dir: str | os
         sensitivity: also write occlusion-sensitivity maps (``OUT/sensitivity_<model>.png``, ``sensitivity.json``).
         image_occlusion: image datasets: also paint each region's occluder on the held-out images, re-run
             the Face Landmarker (``model``, the one the dataset was built with) and classify
-            (strategy ``image``; ``OUT/occluders.png``); image_limit: at most N images per fold (seeded).
+            (strategies ``image`` and ``image+oracle``; ``OUT/occluders.png``); image_limit: at most N images
+            per fold (seeded).
+        visibility_model: with ``image_occlusion``: a ``train-visibility`` output (folder or ``visibility.pt``):
+            adds the strategy ``image+visibility`` (landmarks it estimates hidden removed) and its clean row.
         extra: added to ``summary.json`` under ``"sweep"``.
         on_progress: ``(task, done, total)`` callback.
 
@@ -89,8 +92,10 @@ def run_occlusion_sweep(runs: Sequence[str | os.PathLike], ds, out_dir: str | os
                                  noise=noise, noise_region=noise_region, random_dropout=random_dropout)
     rows = occlusion_sweep(evaluators, conditions, seed=seed,
                            on_progress=(lambda i, n: on_progress("sweep", i, n)) if on_progress else None)
+    if visibility_model is not None and not image_occlusion:
+        raise ValueError("--visibility-model needs --image-occlusion")
     image_rows, stats = (image_occlusion_report(evaluators, ds, regions, out_dir, model=model, limit=image_limit,
-                                                seed=seed, on_progress=on_progress)
+                                                seed=seed, on_progress=on_progress, visibility_model=visibility_model)
                          if image_occlusion else ([], {}))
     summary = write_sweep_report(rows + image_rows, out_dir, extra={
         "runs": [str(r) for r in runs], "data": str(ds.processed_dir), "seed": seed, "conditions": len(conditions),
@@ -105,21 +110,24 @@ def run_occlusion_sweep(runs: Sequence[str | os.PathLike], ds, out_dir: str | os
 
 def image_occlusion_report(evaluators: Sequence[RunEvaluator], ds, regions: Sequence[str],
                            out_dir: str | os.PathLike, *, model: str | os.PathLike | None = None,
-                           limit: int | None = None, seed: int = 0, on_progress: Progress | None = None
+                           limit: int | None = None, seed: int = 0, on_progress: Progress | None = None,
+                           visibility_model: str | os.PathLike | None = None
                            ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Painted-occluder rows for every run (:func:`~fer_graph.evaluation.image_occlusion.image_occlusion_rows`)
     and ``OUT/occluders.png``; returns ``(rows, {"detections", "detect_seconds", "gallery"})``."""
+    from ..models.visibility import load_visibility
     from ..occlusion.image import save_occluder_gallery
     from .image_occlusion import OccludedDetections, image_occlusion_rows, select_samples
 
     out, rows = Path(out_dir), []
-    with OccludedDetections(ds, model_path=model) as det:
+    visibility = None if visibility_model is None else load_visibility(visibility_model, ds.topology.name)
+    with OccludedDetections(ds, model_path=model, patches=visibility is not None) as det:
         first = int(evaluators[0].sample_index[select_samples(evaluators[0], limit, seed)[0][1][0]])
         save_occluder_gallery(det.image(first), det.clean_landmarks(first), regions, out / "occluders.png",
                               topology=ds.topology, margin=det.margin)
         for ev in evaluators:
             task = f"image occlusion {ev.name}"
-            rows += image_occlusion_rows(ev, ds, regions, limit=limit, seed=seed, detections=det,
+            rows += image_occlusion_rows(ev, ds, regions, limit=limit, seed=seed, detections=det, visibility=visibility,
                                          on_progress=(lambda i, n, t=task: on_progress(t, i, n)) if on_progress
                                          else None)
     return rows, {"detections": det.detections, "detect_seconds": det.detect_seconds,

@@ -23,7 +23,7 @@ from .._random import seeded_call, torch_generator
 from ..graphs.topology import get_topology
 from .fast import FastGCNConv
 
-__all__ = ["VisibilityConfig", "VisibilityNet", "VisibilityEstimator"]
+__all__ = ["VisibilityConfig", "VisibilityNet", "VisibilityEstimator", "load_visibility"]
 
 
 @dataclass(frozen=True)
@@ -187,3 +187,22 @@ class VisibilityEstimator:
         est.module_.eval()
         est.history_ = list(blob.get("history", []))
         return est
+
+
+def load_visibility(path: str | os.PathLike, topology: str | None = None) -> VisibilityEstimator:
+    """:meth:`VisibilityEstimator.load` of a ``train-visibility`` output folder (its ``visibility.pt``) or file.
+
+    Raises:
+        FileNotFoundError: nothing there. ValueError: not a visibility model, or one for another topology
+            than ``topology``.
+    """
+    from pathlib import Path
+
+    p = Path(path)
+    p = p / "visibility.pt" if p.is_dir() else p
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no visibility model (train one with fer-graph train-visibility)")
+    est = VisibilityEstimator.load(p)
+    if topology is not None and est.topology != topology:
+        raise ValueError(f"{p}: visibility model for {est.topology}, the data is {topology}")
+    return est

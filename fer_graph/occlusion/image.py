@@ -27,7 +27,7 @@ import numpy as np
 from ..graphs.topology import Topology, get_topology, topology_for_points
 from .regions import get_region
 
-__all__ = ["OccluderStyle", "occluder_style", "paint_occluder", "save_occluder_gallery", "SHAPES",
+__all__ = ["OccluderStyle", "occluder_style", "paint_occluder", "occluder_area", "save_occluder_gallery", "SHAPES",
            "MASK_COLOR"]
 
 #: Occluder shapes of :func:`paint_occluder`.
@@ -163,6 +163,16 @@ def paint_occluder(image: np.ndarray, landmarks_px: np.ndarray, nodes, *, margin
             finite; ``nodes`` empty, not integers or out of range; unknown shape; negative or non-finite
             margin; bad colour; V not a known topology size without ``iod``; ``iod`` <= 0.
     """
+    fill = _color(color, gray=np.asarray(image).ndim == 2)
+    inside = occluder_area(image, landmarks_px, nodes, margin=margin, shape=shape, iod=iod)
+    out = np.asarray(image).copy()
+    out[inside] = fill
+    return out
+
+
+def occluder_area(image: np.ndarray, landmarks_px: np.ndarray, nodes, *, margin: float = 0.15, shape: str = "hull",
+                  iod: float | None = None) -> np.ndarray:
+    """``(H, W)`` bool: the pixels :func:`paint_occluder` paints (same arguments and errors, no colour)."""
     from PIL import Image, ImageDraw
     from scipy.ndimage import distance_transform_edt
 
@@ -184,7 +194,6 @@ def paint_occluder(image: np.ndarray, landmarks_px: np.ndarray, nodes, *, margin
         raise ValueError(f"shape={shape!r}; expected one of {list(SHAPES)}")
     if not (isinstance(margin, (int, float)) and math.isfinite(margin) and margin >= 0):
         raise ValueError(f"margin={margin!r}; expected a finite number >= 0 (inter-ocular distances)")
-    fill = _color(color, gray=img.ndim == 2)
     unit = _iod(lm[:, :2]) if iod is None else float(iod)
     if not (math.isfinite(unit) and unit > 0):
         raise ValueError(f"inter-ocular distance {unit!r} px; expected > 0")
@@ -198,13 +207,12 @@ def paint_occluder(image: np.ndarray, landmarks_px: np.ndarray, nodes, *, margin
                                    fill=1, outline=1)
     inside = np.asarray(canvas, dtype=bool)
     if not inside.any():
-        return img.copy()
+        return np.zeros((h, w), bool)
     if grow > 0:
         inside = distance_transform_edt(~inside) <= grow
-    inside = inside[border:border + h, border:border + w]
-    out = img.copy()
-    out[inside] = fill
-    return out
+    return inside[border:border + h, border:border + w]
+
+
 
 
 def save_occluder_gallery(image: np.ndarray, landmarks_px: np.ndarray, regions, path: str | os.PathLike, *,

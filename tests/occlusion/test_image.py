@@ -198,16 +198,57 @@ def test_image_occlusion_rows(tiny_runs, model_path):
         assert det.detections == detected_once  # the second run reuses every re-detection
     keys = {"model", "strategy", "region", "extent", "noise", "accuracy", "macro_f1", "n", "arch", "kind",
             "noise_region", "per_class_recall", "detected", "shift_iod", "region_shift_iod"}
-    assert len(rows) == 4
+    assert [(r["model"], r["region"], r["strategy"]) for r in rows] == [
+        (m, reg, s) for m in ("gat", "logreg") for reg in regions for s in ("image", "image+oracle")]
     for r in rows:
-        assert keys <= set(r) and r["strategy"] == "image" and r["noise"] == 0.0 and r["noise_region"] == "all"
+        assert keys <= set(r) and r["noise"] == 0.0 and r["noise_region"] == "all"
         assert r["n"] == len(ds) and 0 <= r["detected"] <= r["n"]
         assert r["accuracy"] * r["n"] == pytest.approx(round(r["accuracy"] * r["n"]))  # k right of n
         assert r["extent"] == round(len(get_region(r["region"], ds.topology)) / 468, 4)
+        assert (r["hidden_fraction"] == 0) == (r["strategy"] == "image")
     mask = next(r for r in rows if r["region"] == "lower_face")
     assert mask["detected"] > 0 and mask["region_shift_iod"] > 0.01 and mask["shift_iod"] > 0
+    oracle = next(r for r in rows if r["region"] == "lower_face" and r["strategy"] == "image+oracle")
+    # the medical mask covers most of the lower face's landmarks (and a margin around them)
+    assert 0.6 * oracle["extent"] < oracle["hidden_fraction"] < 1.3 * oracle["extent"]
+    assert oracle["detected"] == mask["detected"]  # same re-detections, other handling
     limited = image_occlusion_rows(RunEvaluator(tmp / "logreg", ds), ds, ["mouth"], model_path=model_path, limit=1)
     assert limited[0]["n"] == 3  # one image per fold
+
+
+class _FlagRegion:
+    """A stand-in visibility estimator that calls one region hidden on every face (or nothing)."""
+
+    def __init__(self, region):
+        self.region = region
+
+    def predict_hidden(self, patches):
+        out = np.zeros(patches.shape[:2], bool)
+        if self.region:
+            out[:, get_region(self.region, "mediapipe468")] = True
+        return out
+
+
+def test_image_occlusion_with_a_visibility_estimator(tiny_runs, model_path):
+    from fer_graph.evaluation.image_occlusion import OccludedDetections, image_occlusion_rows
+    from fer_graph.evaluation.occlusion import RunEvaluator, SweepError
+
+    ds, tmp = tiny_runs
+    ev = RunEvaluator(tmp / "gat", ds)
+    with OccludedDetections(ds, model_path=model_path) as det:
+        with pytest.raises(SweepError, match="patches"):
+            image_occlusion_rows(ev, ds, ["mouth"], detections=det, visibility=_FlagRegion(None))
+    with OccludedDetections(ds, model_path=model_path, patches=True) as det:
+        nothing = image_occlusion_rows(ev, ds, ["mouth"], detections=det, visibility=_FlagRegion(None))
+        mouth = image_occlusion_rows(ev, ds, ["mouth"], detections=det, visibility=_FlagRegion("mouth"))
+        assert det.get(0, "mouth").patches.shape == (468, 50)
+    assert [(r["region"], r["strategy"]) for r in nothing] == [
+        ("none", "image+visibility"), ("mouth", "image"), ("mouth", "image+oracle"), ("mouth", "image+visibility")]
+    clean, image, _, est = nothing
+    assert clean["accuracy"] == clean["clean_accuracy"] and clean["hidden_fraction"] == 0  # nothing flagged
+    assert est["accuracy"] == image["accuracy"]  # an estimator that flags nothing changes nothing
+    flagged = mouth[3]
+    assert flagged["hidden_fraction"] == pytest.approx(80 / 468) and mouth[0]["hidden_fraction"] == pytest.approx(80 / 468)
 
 
 def test_cli_image_occlusion(tiny_runs, tmp_path, model_path, synthetic_ibug_graphs):
@@ -221,13 +262,38 @@ def test_cli_image_occlusion(tiny_runs, tmp_path, model_path, synthetic_ibug_gra
                                    "--out", str(out)])
     assert res.exit_code == 0, res.output
     summary = json.loads((out / "summary.json").read_text())
-    assert set(summary["logreg"]["region_accuracy_by_strategy"]["eyes"]) == {"masking", "imputation", "image"}
+    assert set(summary["logreg"]["region_accuracy_by_strategy"]["eyes"]) == {"masking", "imputation", "image",
+                                                                            "image+oracle"}
     import matplotlib.image as mpimg
 
     assert mpimg.imread(out / "occluders.png").shape[:2] == (220, 540)  # clean, eyes, left_half panels
-    assert mpimg.imread(out / "regions.png").shape[0] == round(3.2 * 3 * 110)  # masking, imputation, image
+    assert mpimg.imread(out / "regions.png").shape[0] == round(3.2 * 4 * 110)  # masking, imputation, image, oracle
     assert "image" in (out / "sweep.csv").read_text()
     bad = CliRunner().invoke(app, ["occlusion-sweep", "--run", str(tmp / "logreg"), "--data",
                                    synthetic_ibug_graphs.processed_dir,
                                    "--image-occlusion", "--out", str(tmp_path / "bad")])
     assert bad.exit_code != 0 and "mediapipe" in bad.output
+
+
+def test_cli_sweep_with_a_visibility_model(tiny_runs, tmp_path, model_path):
+    from fer_graph.cli.app import app
+    from fer_graph.models.visibility import VisibilityConfig, VisibilityEstimator
+
+    ds, tmp = tiny_runs
+    rng = np.random.default_rng(0)
+    est = VisibilityEstimator(config=VisibilityConfig(epochs=1)).fit(
+        rng.normal(size=(8, 468, 50)).astype(np.float32), rng.random((8, 468)) < 0.2)
+    est.save(tmp_path / "vis" / "visibility.pt")
+    args = ["occlusion-sweep", "--run", str(tmp / "gat"), "--data", ds.processed_dir, "--regions", "mouth",
+            "--extents", "", "--noise", "", "--image-limit", "1", "--model", str(model_path),
+            "--visibility-model", str(tmp_path / "vis"), "--out", str(tmp_path / "sweep")]
+    bad = CliRunner().invoke(app, args)
+    assert bad.exit_code == 1 and "--image-occlusion" in bad.output
+    res = CliRunner().invoke(app, [*args, "--image-occlusion"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "sweep" / "summary.json").read_text())["gat"]
+    assert set(summary["region_accuracy_by_strategy"]["mouth"]) >= {"image", "image+visibility", "image+oracle"}
+    assert set(summary["image_clean_accuracy_by_strategy"]) == {"image+visibility"}
+    missing = CliRunner().invoke(app, [*args[:-4], "--visibility-model", str(tmp_path / "nope"), "--image-occlusion",
+                                       "--out", str(tmp_path / "s2")])
+    assert missing.exit_code == 1 and "no visibility model" in missing.output
