@@ -288,7 +288,7 @@ def train_visibility_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for visibility.pt, metrics.json and the sample cache")],
     holdout_families: Annotated[str, typer.Option("--holdout-families", help="comma-separated occluder families left out of training and scored on held-out faces ('none': train on all)")] = "texture",
     samples: Annotated[int, typer.Option("--samples", min=10, help="faces used (the dataset's train split, seeded choice)")] = 8000,
-    epochs: Annotated[int, typer.Option("--epochs", min=1)] = 12,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="training epochs (default: the estimator's, 24)")] = None,
     seed: Annotated[int, typer.Option("--seed", help="seeds the choice of faces, occluders and the model")] = 0,
     model: Annotated[Optional[Path], typer.Option("--model", help="Face Landmarker .task file the dataset was built with (default: $FER_GRAPH_FACE_LANDMARKER)")] = None,
 ) -> None:
@@ -297,10 +297,11 @@ def train_visibility_cmd(
     from ..models.visibility import VisibilityConfig
     from ..training.visibility import train_visibility
 
+    config = VisibilityConfig(seed=seed) if epochs is None else VisibilityConfig(epochs=epochs, seed=seed)
     try:
         with task_progress(console) as update:
             metrics = train_visibility(data, out, holdout_families=_csv_names(holdout_families, []), samples=samples,
-                                       seed=seed, config=VisibilityConfig(epochs=epochs, seed=seed), model_path=model,
+                                       seed=seed, config=config, model_path=model,
                                        on_progress=update)
     except _ERRORS as exc:
         _fail(exc)

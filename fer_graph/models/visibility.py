@@ -2,9 +2,12 @@
 
 The Face Landmarker predicts every point of an occluded face, so which landmarks are hidden must be
 estimated. :class:`VisibilityNet` encodes each landmark's patch features
-(:func:`~fer_graph.occlusion.patches.patch_features`) with its landmark identity, then lets neighbours
-vote through graph convolutions over the Face Mesh tessellation (occluders cover connected regions), and
-gives one logit of *hidden* per landmark. The design follows the visibility heads of landmark detectors
+(:func:`~fer_graph.occlusion.patches.patch_features`: square lattices of gray levels) with cues derived from
+them — each lattice's contrast and sharpness (blur and noise change them) and its difference from the
+mirror landmark's lattice, flipped (most occluders cover one side more than the other) — and its landmark
+identity; then neighbours vote through graph convolutions over the Face Mesh tessellation (occluders cover
+connected regions), each block also seeing the mean over the face, and one logit of *hidden* comes out per
+landmark. The design follows the visibility heads of landmark detectors
 (LUVLi, Kumar et al., CVPR 2020), on top of a fixed detector instead of inside it.
 """
 
@@ -21,6 +24,7 @@ from torch import Tensor, nn
 from .._io import atomic_path
 from .._random import seeded_call, torch_generator
 from ..graphs.topology import get_topology
+from ..occlusion.patches import RADII
 from .fast import FastGCNConv
 
 __all__ = ["VisibilityConfig", "VisibilityNet", "VisibilityEstimator", "load_visibility"]
@@ -31,9 +35,9 @@ class VisibilityConfig:
     """Hyper-parameters of :class:`VisibilityEstimator` (widths, optimisation, seed)."""
 
     hidden: int = 32
-    layers: int = 2
+    layers: int = 3
     node_embedding: int = 8
-    epochs: int = 12
+    epochs: int = 24
     batch_size: int = 32
     lr: float = 3e-3
     weight_decay: float = 1e-4
@@ -41,29 +45,52 @@ class VisibilityConfig:
 
 
 class VisibilityNet(nn.Module):
-    """Patch encoder + residual GCN over the mesh → ``(B, V)`` hidden-landmark logits.
+    """Patch cues + residual GCN over the mesh with face context → ``(B, V)`` hidden-landmark logits.
+
+    Args:
+        in_features: P, patch features per landmark: ``lattices`` square lattices one after the other.
+        num_nodes, edge_index: the mesh; mirror: ``(V,)`` index of each landmark's mirror image.
+        lattices: lattices per landmark (``P / lattices`` must be a square).
 
     Shapes: forward ``x`` ``(B, V, P)`` float32 patch features → ``(B, V)`` logits (positive: hidden).
     """
 
-    def __init__(self, in_features: int, num_nodes: int, edge_index: Tensor, *, hidden: int = 32, layers: int = 2,
-                 node_embedding: int = 8) -> None:
+    def __init__(self, in_features: int, num_nodes: int, edge_index: Tensor, mirror: Tensor, *, hidden: int = 32,
+                 layers: int = 3, node_embedding: int = 8, lattices: int = 2) -> None:
         super().__init__()
-        self.num_nodes = num_nodes
+        side = round((in_features / lattices) ** 0.5)
+        if lattices * side * side != in_features:
+            raise ValueError(f"VisibilityNet: {in_features} features are not {lattices} square lattices")
+        self.num_nodes, self.lattices, self.side = num_nodes, lattices, side
         self.register_buffer("edge_index", edge_index.clone(), persistent=False)
+        self.register_buffer("mirror", mirror.clone(), persistent=False)
         self.identity = nn.Embedding(num_nodes, node_embedding)
-        self.input = nn.Sequential(nn.Linear(in_features + node_embedding, hidden), nn.ELU(), nn.Linear(hidden, hidden))
+        cues = 2 * in_features + 3 * lattices
+        self.input = nn.Sequential(nn.Linear(cues + node_embedding, hidden), nn.ELU(), nn.Linear(hidden, hidden))
         self.convs = nn.ModuleList(FastGCNConv(hidden, hidden) for _ in range(layers))
+        self.context = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(layers))
         self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers))
         self.out = nn.Linear(hidden, 1)
+
+    def cues(self, x: Tensor) -> Tensor:
+        """``(B, V, 2P + 3L)``: the lattices, their difference from the flipped mirror lattices, and per
+        lattice its standard deviation, mean absolute Laplacian and mean absolute mirror difference."""
+        b, v, _ = x.shape
+        lat = x.view(b, v, self.lattices, self.side, self.side)
+        mirrored = lat[:, self.mirror].flip(-1)  # the mirror landmark's lattice, left and right swapped
+        diff = lat - mirrored
+        lap = (4 * lat[..., 1:-1, 1:-1] - lat[..., :-2, 1:-1] - lat[..., 2:, 1:-1] - lat[..., 1:-1, :-2]
+               - lat[..., 1:-1, 2:])
+        stats = [lat.flatten(-2).std(-1), lap.abs().flatten(-2).mean(-1), diff.abs().flatten(-2).mean(-1)]
+        return torch.cat([x, diff.reshape(b, v, -1), *stats], dim=-1)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 3 or x.shape[1] != self.num_nodes:
             raise ValueError(f"VisibilityNet: x must be (B, {self.num_nodes}, P); got {tuple(x.shape)}")
         ident = self.identity.weight.expand(x.shape[0], -1, -1)
-        h = self.input(torch.cat([x, ident], dim=-1))
-        for conv, norm in zip(self.convs, self.norms):
-            h = h + F.elu(norm(conv(h, self.edge_index)))
+        h = self.input(torch.cat([self.cues(x), ident], dim=-1))
+        for conv, ctx, norm in zip(self.convs, self.context, self.norms):
+            h = h + F.elu(norm(conv(h, self.edge_index) + ctx(h.mean(1, keepdim=True))))
         return self.out(h).squeeze(-1)
 
 
@@ -92,8 +119,9 @@ class VisibilityEstimator:
     def _new_module(self, in_features: int) -> VisibilityNet:
         topo = get_topology(self.topology)
         c = self.config
-        return VisibilityNet(in_features, topo.num_nodes, torch.as_tensor(topo.edge_index), hidden=c.hidden,
-                             layers=c.layers, node_embedding=c.node_embedding)
+        return VisibilityNet(in_features, topo.num_nodes, torch.as_tensor(topo.edge_index),
+                             torch.as_tensor(topo.mirror, dtype=torch.long), hidden=c.hidden, layers=c.layers,
+                             node_embedding=c.node_embedding, lattices=len(RADII))
 
     def fit(self, features: np.ndarray, hidden: np.ndarray, *, val: tuple[np.ndarray, np.ndarray] | None = None,
             on_epoch=None) -> VisibilityEstimator:

@@ -4,6 +4,7 @@ estimator, and score it on held-out faces and on held-out occluder families.
 Output folder::
 
     VIS/visibility.pt     the estimator (:meth:`~fer_graph.models.visibility.VisibilityEstimator.load`)
+    VIS/gallery.png       held-out faces, one per occluder family, the mesh coloured by estimated visibility
     VIS/metrics.json      protocol, sample counts, skips, and the held-out scores: ``seen_families``
                           (held-out faces, training families), ``heldout_families`` (held-out faces,
                           families never trained on), ``clean`` (held-out faces without an occluder)
@@ -37,7 +38,7 @@ from ..occlusion.occluders import FAMILIES
 from ..occlusion.patches import GRID, IOD_PX, RADII
 from ..occlusion.visibility_data import CLEAN, FaceImage, VisibilitySamples, synthesize_samples
 
-__all__ = ["train_visibility", "source_faces"]
+__all__ = ["train_visibility", "source_faces", "save_visibility_gallery"]
 
 
 def source_faces(ds, model_path: str | os.PathLike | None = None) -> tuple[list[FaceImage], np.ndarray, list]:
@@ -134,6 +135,9 @@ def train_visibility(data: str | os.PathLike, out: str | os.PathLike, *, holdout
     fit_s = time.perf_counter() - start
     est.save(Path(out) / "visibility.pt")
     metrics = _score(est, val, train_families, holdout_families, ds.topology.name)
+    metrics["gallery"] = str(save_visibility_gallery(chosen, plan, range(len(fit_idx), len(chosen)), est,
+                                                      Path(out) / "gallery.png", seed=seed, model_path=model_path,
+                                                      options=det.options))
     metrics.update(dataset=str(ds.processed_dir), train_families=train_families, holdout_families=list(holdout_families),
                    seed=seed, config=asdict(config), patches={"iod_px": IOD_PX, "radii": list(RADII), "grid": GRID},
                    faces={"fit": int(len(fit_idx)), "heldout": int(len(val_idx))},
@@ -142,6 +146,54 @@ def train_visibility(data: str | os.PathLike, out: str | os.PathLike, *, holdout
                    heldout_subjects=sorted({subjects[i] for i in val_idx if subjects[i] is not None}))
     write_json(Path(out) / "metrics.json", metrics)
     return metrics
+
+
+def save_visibility_gallery(faces: Sequence[FaceImage], plan: Sequence[str], candidates, est: VisibilityEstimator,
+                            path: str | os.PathLike, *, seed: int = 0, model_path=None, options=None) -> Path:
+    """One panel per occluder family (the first held-out face of each in ``candidates`` positions): the
+    occluded image (re-created from its generator) with the re-detected mesh coloured by estimated P(visible)
+    (red: hidden) and the truly hidden landmarks ringed in black.
+
+    Raises:
+        ModelFileError: no Face Landmarker model.
+    """
+    from matplotlib.figure import Figure
+
+    from ..landmarks.mediapipe_source import DetectionOptions, FaceLandmarkDetector
+    from ..occlusion.occluders import random_occluder
+    from ..occlusion.patches import patch_features
+
+    first: dict[str, int] = {}
+    for i in candidates:
+        first.setdefault(plan[i], i)
+    panels = []
+    with FaceLandmarkDetector(model_path, options=options or DetectionOptions()) as det:
+        for family in [f for f in (*FAMILIES, CLEAN) if f in first]:
+            i = first[family]
+            image, clean = faces[i].load(), np.asarray(faces[i].landmarks_px, np.float64)
+            if family == CLEAN:
+                panels.append((family, image, clean, np.zeros(len(clean), bool)))
+                continue
+            texture = faces[int(np.random.default_rng([seed, i, 1]).integers(len(faces)))].load()
+            occ = random_occluder(image, clean, family, np.random.default_rng([seed, i]), texture=texture)
+            found = det.detect(occ.image)
+            if not isinstance(found, str):
+                h, w = occ.image.shape[:2]
+                panels.append((family, occ.image, found.landmarks[:len(clean), :2] * (w, h), occ.hidden))
+    fig = Figure(figsize=(2.0 * max(len(panels), 1), 2.3), dpi=110)
+    axes = fig.subplots(1, max(len(panels), 1), squeeze=False,
+                        gridspec_kw=dict(left=0.01, right=0.99, bottom=0.01, top=0.85, wspace=0.05))[0]
+    for ax, (family, image, px, hidden) in zip(axes, panels):
+        p = est.predict_proba(patch_features(image, px))
+        ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
+        ax.scatter(px[hidden, 0], px[hidden, 1], s=9, facecolors="none", edgecolors="black", linewidths=0.4)
+        ax.scatter(px[:, 0], px[:, 1], c=p, cmap="RdYlGn", vmin=0, vmax=1, s=2, linewidths=0)
+        ax.set_title(f"{family}\nflagged {np.mean(p < est.threshold):.0%}, hidden {hidden.mean():.0%}", fontsize=7)
+        ax.axis("off")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path
 
 
 def _count(skipped: Sequence[tuple[str, str, str]]) -> dict[str, int]:

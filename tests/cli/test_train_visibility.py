@@ -28,6 +28,7 @@ def test_train_visibility_writes_a_model_and_held_out_scores(tmp_path, ck48_grap
     assert m["samples"]["fit"] + m["samples"]["heldout"] + m["samples"]["skipped"] == 18
     # held-out faces are whole subjects: none of them is among the fitting faces
     assert m["heldout_subjects"] and all(s.startswith("S") for s in m["heldout_subjects"])
+    assert (out / "gallery.png").stat().st_size > 1000 and m["gallery"] == str(out / "gallery.png")
     est = VisibilityEstimator.load(out / "visibility.pt")
     assert est.topology == ck48_graphs.topology.name
     p = est.predict_proba(np.zeros((2, ck48_graphs.topology.num_nodes, est.in_features_), np.float32))
