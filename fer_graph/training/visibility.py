@@ -25,7 +25,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
@@ -38,7 +38,7 @@ from ..occlusion.occluders import FAMILIES
 from ..occlusion.patches import GRID, IOD_PX, RADII
 from ..occlusion.visibility_data import CLEAN, FaceImage, VisibilitySamples, synthesize_samples
 
-__all__ = ["train_visibility", "source_faces", "save_visibility_gallery"]
+__all__ = ["train_visibility", "visibility_plan", "VisibilityPlan", "source_faces", "save_visibility_gallery"]
 
 
 def source_faces(ds, model_path: str | os.PathLike | None = None) -> tuple[list[FaceImage], np.ndarray, list]:
@@ -89,6 +89,50 @@ def _cache_key(ids: Sequence[str], plan: Sequence[str], seed: int, ds) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
+@dataclass(frozen=True)
+class VisibilityPlan:
+    """Which faces :func:`train_visibility` uses and how each is occluded.
+
+    Attributes:
+        faces: the fitting faces, then the held-out faces; families: one occluder family per face.
+        n_fit: how many of ``faces`` are fitting faces; train_families: the families fitting faces get.
+        heldout_subjects: subjects of the held-out faces (empty without subjects); key: the sample cache key.
+    """
+
+    faces: list[FaceImage]
+    families: list[str]
+    n_fit: int
+    train_families: list[str]
+    heldout_subjects: list[str]
+    key: str
+
+
+def visibility_plan(ds, *, holdout_families: Sequence[str] = ("texture",), samples: int = 8000,
+                    val_fraction: float = 0.2, clean_fraction: float = 0.15, seed: int = 0,
+                    model_path: str | os.PathLike | None = None) -> VisibilityPlan:
+    """The faces and occluder plan of :func:`train_visibility` (see the module docstring for the protocol).
+
+    Raises:
+        DatasetLayoutError: not an image dataset, or its images are gone.
+        ValueError: unknown family names, or every family held out.
+    """
+    bad = sorted(set(holdout_families) - set(FAMILIES))
+    if bad:
+        raise ValueError(f"--holdout-families: unknown {bad}; expected some of {list(FAMILIES)}")
+    train_families = [f for f in FAMILIES if f not in holdout_families]
+    if not train_families:
+        raise ValueError("--holdout-families: every occluder family is held out; none is left to train on")
+    faces, splits, subjects = source_faces(ds, model_path)
+    rng = np.random.default_rng(seed)
+    usable = np.flatnonzero(splits == "train") if (splits == "train").any() else np.arange(len(faces))
+    fit_idx, val_idx = _split(rng.permutation(usable)[:samples], subjects, val_fraction, rng)
+    plan = _plan(len(fit_idx), len(val_idx), train_families, rng, clean_fraction)
+    chosen = [faces[i] for i in np.concatenate([fit_idx, val_idx])]
+    return VisibilityPlan(chosen, plan, len(fit_idx), train_families,
+                          sorted({subjects[i] for i in val_idx if subjects[i] is not None}),
+                          _cache_key([f.sample_id for f in chosen], plan, seed, ds))
+
+
 def train_visibility(data: str | os.PathLike, out: str | os.PathLike, *, holdout_families: Sequence[str] = ("texture",),
                      samples: int = 8000, val_fraction: float = 0.2, clean_fraction: float = 0.15, seed: int = 0,
                      config: VisibilityConfig = VisibilityConfig(), model_path: str | os.PathLike | None = None,
@@ -102,30 +146,18 @@ def train_visibility(data: str | os.PathLike, out: str | os.PathLike, *, holdout
     from ..graphs.load import load_processed
     from ..landmarks.mediapipe_source import DetectionOptions, FaceLandmarkDetector
 
-    bad = sorted(set(holdout_families) - set(FAMILIES))
-    if bad:
-        raise ValueError(f"--holdout-families: unknown {bad}; expected some of {list(FAMILIES)}")
-    train_families = [f for f in FAMILIES if f not in holdout_families]
-    if not train_families:
-        raise ValueError("--holdout-families: every occluder family is held out; none is left to train on")
     ds = load_processed(data)
-    faces, splits, subjects = source_faces(ds, model_path)
-    rng = np.random.default_rng(seed)
-    usable = np.flatnonzero(splits == "train") if (splits == "train").any() else np.arange(len(faces))
-    pool = rng.permutation(usable)[:samples]
-    fit_idx, val_idx = _split(pool, subjects, val_fraction, rng)
-    plan = _plan(len(fit_idx), len(val_idx), train_families, rng, clean_fraction)
-    order = np.concatenate([fit_idx, val_idx])
-    chosen = [faces[i] for i in order]
-    key = _cache_key([f.sample_id for f in chosen], plan, seed, ds)
+    vp = visibility_plan(ds, holdout_families=holdout_families, samples=samples, val_fraction=val_fraction,
+                         clean_fraction=clean_fraction, seed=seed, model_path=model_path)
     opts = ds.meta["options"]["detection"]
+    options = DetectionOptions(**{**opts, "confidences": tuple(opts["confidences"])})
     start = time.perf_counter()
-    with FaceLandmarkDetector(model_path, options=DetectionOptions(**{**opts, "confidences": tuple(opts["confidences"])})) as det:
-        synth = synthesize_samples(chosen, plan, detector=det, cache_dir=Path(out) / "samples" / key, seed=seed,
-                                   num_nodes=ds.topology.num_nodes,
+    with FaceLandmarkDetector(model_path, options=options) as det:
+        synth = synthesize_samples(vp.faces, vp.families, detector=det, cache_dir=Path(out) / "samples" / vp.key,
+                                   seed=seed, num_nodes=ds.topology.num_nodes,
                                    on_progress=None if on_progress is None else partial(on_progress, "synthesize"))
     synth_s = time.perf_counter() - start
-    fit_ids = {faces[i].sample_id for i in fit_idx}
+    fit_ids = {f.sample_id for f in vp.faces[:vp.n_fit]}
     is_fit = np.array([s in fit_ids for s in synth.sample_ids])
     fit, val = synth.take(np.flatnonzero(is_fit)), synth.take(np.flatnonzero(~is_fit))
     start = time.perf_counter()
@@ -134,16 +166,16 @@ def train_visibility(data: str | os.PathLike, out: str | os.PathLike, *, holdout
         (lambda log: on_progress("fit", log["epoch"], config.epochs)))
     fit_s = time.perf_counter() - start
     est.save(Path(out) / "visibility.pt")
-    metrics = _score(est, val, train_families, holdout_families, ds.topology.name)
-    metrics["gallery"] = str(save_visibility_gallery(chosen, plan, range(len(fit_idx), len(chosen)), est,
-                                                      Path(out) / "gallery.png", seed=seed, model_path=model_path,
-                                                      options=det.options))
-    metrics.update(dataset=str(ds.processed_dir), train_families=train_families, holdout_families=list(holdout_families),
-                   seed=seed, config=asdict(config), patches={"iod_px": IOD_PX, "radii": list(RADII), "grid": GRID},
-                   faces={"fit": int(len(fit_idx)), "heldout": int(len(val_idx))},
+    metrics = _score(est, val, vp.train_families, holdout_families, ds.topology.name)
+    gallery = save_visibility_gallery(vp.faces, vp.families, range(vp.n_fit, len(vp.faces)), est,
+                                      Path(out) / "gallery.png", seed=seed, model_path=model_path, options=options)
+    metrics.update(dataset=str(ds.processed_dir), train_families=vp.train_families,
+                   holdout_families=list(holdout_families), seed=seed, config=asdict(config),
+                   patches={"iod_px": IOD_PX, "radii": list(RADII), "grid": GRID},
+                   faces={"fit": vp.n_fit, "heldout": len(vp.faces) - vp.n_fit},
                    samples={"fit": len(fit), "heldout": len(val), "skipped": len(synth.skipped)},
                    skipped_by_reason=_count(synth.skipped), seconds={"synthesize": synth_s, "fit": fit_s},
-                   heldout_subjects=sorted({subjects[i] for i in val_idx if subjects[i] is not None}))
+                   heldout_subjects=vp.heldout_subjects, gallery=str(gallery))
     write_json(Path(out) / "metrics.json", metrics)
     return metrics
 
