@@ -21,17 +21,18 @@ _IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm",
 
 #: Columns of the predictions CSV before the probabilities (``p_<class>``) and after them.
 CSV_HEAD = ("input", "frame", "time_s", "face", "x", "y", "w", "h", "label")
-CSV_TAIL = ("detection_tier", "border", "skipped")
+CSV_TAIL = ("detection_tier", "border", "hidden_landmarks", "skipped")
 
 
 def predict_path(inputs: str | os.PathLike | int, run: str | os.PathLike | None = None, *,
                  model: str | os.PathLike | None = None, plot: str | os.PathLike | None = None,
                  out: str | os.PathLike | None = None, max_faces: int = 10, tiles: bool = False,
                  force: bool = False, annotate: str | os.PathLike | None = None, smooth: float = 0.0,
-                 max_frames: int | None = None, workers: int = 1, on_progress=None) -> dict[str, Any]:
+                 max_frames: int | None = None, workers: int = 1, visibility_model: str | os.PathLike | None = None,
+                 on_progress=None) -> dict[str, Any]:
     """:func:`predict_files`, or for a video file or a camera index (an int)
     :func:`fer_graph.evaluation.predict_video.predict_video_path` (``annotate``, ``smooth``, ``max_frames``
-    apply to those; ``plot`` and ``tiles`` to images).
+    apply to those; ``plot``, ``tiles`` and ``visibility_model`` to images).
 
     Raises:
         ValueError: video-only options given for images, or image-only options for a video.
@@ -41,9 +42,9 @@ def predict_path(inputs: str | os.PathLike | int, run: str | os.PathLike | None 
         if annotate is not None or smooth or max_frames is not None:
             raise ValueError(f"{inputs}: --annotate, --smooth and --max-frames apply to videos and cameras")
         return predict_files(inputs, run, model=model, plot=plot, out=out, max_faces=max_faces, tiles=tiles,
-                             force=force, workers=workers, on_progress=on_progress)
-    if plot is not None or tiles:
-        raise ValueError(f"{inputs}: --plot and --tiles apply to images; --annotate draws on a video")
+                             force=force, workers=workers, visibility_model=visibility_model, on_progress=on_progress)
+    if plot is not None or tiles or visibility_model is not None:
+        raise ValueError(f"{inputs}: --plot, --tiles and --visibility-model apply to images; --annotate draws on a video")
     from .predict_video import predict_video_path
 
     return predict_video_path(inputs, run, model=model, out=out, annotate=annotate, smooth=smooth,
@@ -53,7 +54,8 @@ def predict_path(inputs: str | os.PathLike | int, run: str | os.PathLike | None 
 def predict_files(inputs: str | os.PathLike, run: str | os.PathLike | None = None, *,
                   model: str | os.PathLike | None = None, plot: str | os.PathLike | None = None,
                   out: str | os.PathLike | None = None, max_faces: int = 10, tiles: bool = False,
-                  force: bool = False, workers: int = 1, on_progress=None) -> dict[str, Any]:
+                  force: bool = False, workers: int = 1, visibility_model: str | os.PathLike | None = None,
+                  on_progress=None) -> dict[str, Any]:
     """Predict every face of an image, of every image below a folder (sorted), or every row of a landmark CSV.
 
     Args:
@@ -66,9 +68,13 @@ def predict_files(inputs: str | os.PathLike, run: str | os.PathLike | None = Non
             ``p_<class>``..., :data:`CSV_TAIL`); max_faces, tiles, workers: see
             :meth:`~fer_graph.evaluation.predictor.ExpressionModel.predict_images`; force: replace an existing
             ``out`` / ``plot`` file.
+        visibility_model: a ``train-visibility`` output: the landmarks it estimates hidden are removed
+            before classification (graph models; a bundled model then runs its PyTorch checkpoint) and each
+            face's count is reported (``hidden_landmarks``).
 
     Returns:
-        ``{"predictions": [{"input", "face", "box", "detection_tier", "border", "label", "probabilities"}],
+        ``{"predictions": [{"input", "face", "box", "detection_tier", "border", "hidden_landmarks", "label",
+        "probabilities"}],
         "skipped": [{"path", "reason", "detail"}], "classes"}`` plus ``"csv"`` / ``"plot"`` when written.
 
     Raises:
@@ -83,13 +89,20 @@ def predict_files(inputs: str | os.PathLike, run: str | os.PathLike | None = Non
             raise ValueError(f"{target}: is a folder; {name} takes a file path")
         if target is not None and Path(target).exists() and not force:
             raise ValueError(f"{target}: exists; choose another {name} file or pass --force to replace it")
-    em = ExpressionModel(run)
+    visibility = None
+    if visibility_model is not None:
+        from ..models.visibility import load_visibility
+
+        visibility = load_visibility(visibility_model)
+    em = ExpressionModel(run, onnx=visibility is None)
     if inputs.suffix.lower() in (".csv", ".pts"):
+        if visibility is not None:
+            raise ValueError(f"{inputs}: --visibility-model needs images (landmark files carry no pixels)")
         (rows, skipped), first = _predict_landmark_file(em, inputs), None
     else:
         files, others = _folder_files(inputs)
         found = em.predict_images(files, model=model, max_faces=max_faces, tiles=tiles, workers=workers,
-                                  on_progress=on_progress)
+                                  on_progress=on_progress, visibility=visibility)
         rows = [_face_row(em.classes, f, p) for f, p in zip(found.faces, found.probs)]
         skipped = [s.__dict__ for s in found.skipped] + others
         first = [(f, r) for f, r in zip(found.faces, rows) if f.input == found.faces[0].input] if found.faces else None
@@ -106,6 +119,7 @@ def predict_files(inputs: str | os.PathLike, run: str | os.PathLike | None = Non
 def _face_row(classes: list[str], face, probs: np.ndarray) -> dict[str, Any]:
     return {"input": face.input, "face": face.face, "box": [round(v, 1) for v in face.box],
             "detection_tier": face.tier, "border": face.pad, "frame": face.frame, "time_s": face.time_s,
+            "hidden_landmarks": None if face.hidden is None else int(face.hidden.sum()),
             "label": classes[int(probs.argmax())], "probabilities": {c: float(v) for c, v in zip(classes, probs)}}
 
 
@@ -154,7 +168,8 @@ def write_predictions_csv(path: str | os.PathLike, rows: list[dict[str, Any]], s
         w.writerow(csv_header(classes))
         for r in rows:
             w.writerow(csv_face_row(r["input"], r["frame"], r["time_s"], r["face"], r["box"], r["label"],
-                                    [r["probabilities"][c] for c in classes], r["detection_tier"], r["border"]))
+                                    [r["probabilities"][c] for c in classes], r["detection_tier"], r["border"],
+                                    r.get("hidden_landmarks")))
         for s in skipped:
             reason = s["reason"] + (f": {s['detail']}" if s.get("detail") else "")
             w.writerow(csv_skip_row(s["path"], None, None, reason, len(classes)))
@@ -166,16 +181,17 @@ def csv_header(classes: list[str]) -> list[str]:
 
 
 def csv_face_row(input: str, frame: int | None, time_s: float | None, face: int, box, label: str, probs,
-                 tier: int | None, border: float | None) -> list[str]:
-    """One face's row of a predictions CSV (empty cells for what an input lacks: frame, box, tier)."""
+                 tier: int | None, border: float | None, hidden: int | None = None) -> list[str]:
+    """One face's row of a predictions CSV (empty cells for what an input lacks: frame, box, tier, the
+    hidden-landmark count of a visibility estimator)."""
     return [input, _blank(frame), "" if time_s is None else f"{time_s:.3f}", str(face),
             *([f"{v:.1f}" for v in box] if box is not None else [""] * 4), label, *[f"{v:.5f}" for v in probs],
-            _blank(tier), _blank(border), ""]
+            _blank(tier), _blank(border), _blank(hidden), ""]
 
 
 def csv_skip_row(input: str, frame: int | None, time_s: float | None, reason: str, n_classes: int) -> list[str]:
     """The row of an input (or video frame) without a prediction: only where it is and why."""
-    return [input, _blank(frame), "" if time_s is None else f"{time_s:.3f}", *[""] * (6 + n_classes + 2), reason]
+    return [input, _blank(frame), "" if time_s is None else f"{time_s:.3f}", *[""] * (6 + n_classes + 3), reason]
 
 
 def _blank(v) -> str:

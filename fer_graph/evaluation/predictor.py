@@ -21,7 +21,8 @@ from ..models.estimator import CHECKPOINT_SUFFIXES, FaceClassifier, ModelInputs,
 from ..models.pretrained import BUNDLED_MODELS, DEFAULT_MODEL, bundled_onnx, resolve_pretrained
 from ..training.rundir import IncompleteRunError, verify_run
 
-__all__ = ["ExpressionModel", "FaceRecord", "ImagePredictions", "load_model", "load_fold_models", "RunNotFoundError"]
+__all__ = ["ExpressionModel", "FaceRecord", "ImagePredictions", "estimate_hidden", "load_model", "load_fold_models",
+           "RunNotFoundError"]
 
 
 class RunNotFoundError(FerGraphError, FileNotFoundError):
@@ -73,12 +74,12 @@ def load_fold_models(run: str | os.PathLike, *, folds: Sequence[int] | None = No
     return {k: clf for k, (clf, _) in loaded.items()}, next(iter(loaded.values()))[1]
 
 
-def _load_source(source: str | os.PathLike | None, folds: Sequence[int] | None, backend: str
+def _load_source(source: str | os.PathLike | None, folds: Sequence[int] | None, backend: str, onnx: bool = True
                  ) -> tuple[list[FaceClassifier], dict[str, Any], str]:
     """``(models, meta, description)`` of a run directory, a model file or a bundled model name."""
     name = DEFAULT_MODEL if source is None else str(source)
     if name in BUNDLED_MODELS:
-        source = (backend == "fast" and bundled_onnx(name)) or resolve_pretrained(name)
+        source = (backend == "fast" and onnx and bundled_onnx(name)) or resolve_pretrained(name)
     path = Path(source)
     if path.is_dir():
         by_fold, meta = load_fold_models(path, folds=folds, backend=backend)
@@ -109,6 +110,8 @@ class ExpressionModel:
             layers) or ``"pyg"``. With ``"fast"``, a bundled model runs its ONNX export in ONNX Runtime when
             that is installed (the same probabilities to 1e-4, without importing PyTorch); ``.onnx`` files
             always do.
+        onnx: with ``backend="fast"``, let a bundled model run its ONNX export; False loads its PyTorch
+            checkpoint (node masks for a visibility estimator need it).
 
     Attributes:
         source: what was loaded (the run directory, the file, or the bundled name).
@@ -124,8 +127,8 @@ class ExpressionModel:
     """
 
     def __init__(self, source: str | os.PathLike | None = None, *, folds: Sequence[int] | None = None,
-                 backend: str = "fast") -> None:
-        self.models, meta, self.source = _load_source(source, folds, backend)
+                 backend: str = "fast", onnx: bool = True) -> None:
+        self.models, meta, self.source = _load_source(source, folds, backend, onnx)
         self.meta: dict[str, Any] = meta
         self.classes: list[str] = list(meta["classes"])
         self.topology = get_topology(meta["topology"])
@@ -136,12 +139,26 @@ class ExpressionModel:
     def __repr__(self) -> str:
         return f"ExpressionModel({self.source!r}, {len(self.models)} model(s), classes={self.classes})"
 
-    def predict_inputs(self, inputs: ModelInputs) -> np.ndarray:
+    def predict_inputs(self, inputs: ModelInputs, *, hidden: np.ndarray | None = None) -> np.ndarray:
         """``(G, C)`` probabilities averaged over the fold models (numpy inputs become tensors for models
-        other than ONNX exports)."""
+        other than ONNX exports). ``hidden`` ``(G, V)`` bool: landmarks to remove (node removal), for graph
+        models (PyTorch checkpoints) only.
+
+        Raises:
+            ValueError: ``hidden`` with a model that cannot remove nodes.
+        """
         if isinstance(inputs.x, np.ndarray) and not self.numpy_inputs:
             inputs = _as_tensors(inputs)
-        return sum(m.predict_proba(inputs) for m in self.models) / len(self.models)
+        if hidden is None or not np.asarray(hidden).any():
+            return sum(m.predict_proba(inputs) for m in self.models) / len(self.models)
+        if self.numpy_inputs or not all(getattr(m, "supports_removal", False) for m in self.models):
+            raise ValueError(f"{self.source}: removing hidden landmarks needs a graph model's PyTorch checkpoint "
+                             "(a GNN run or .pt file, or a bundled model loaded with onnx=False)")
+        import torch
+
+        keep = torch.from_numpy(~np.asarray(hidden, bool))
+        keep[~keep.any(1)] = True  # a face with every landmark hidden keeps them all
+        return sum(m.predict_proba(inputs, mask=keep) for m in self.models) / len(self.models)
 
     @property
     def numpy_inputs(self) -> bool:
@@ -149,7 +166,8 @@ class ExpressionModel:
         return all(m.suffix == ".onnx" for m in self.models)
 
     def predict_landmarks(self, points: np.ndarray, *, onset: np.ndarray | None = None,
-                          blendshapes: np.ndarray | None = None, head_pose: np.ndarray | None = None) -> np.ndarray:
+                          blendshapes: np.ndarray | None = None, head_pose: np.ndarray | None = None,
+                          hidden: np.ndarray | None = None) -> np.ndarray:
         """Probabilities ``(N, C)`` for raw landmarks.
 
         Args:
@@ -158,6 +176,7 @@ class ExpressionModel:
             onset: ``(N, V, D)`` neutral frames, required when the run uses displacement features.
             blendshapes: ``(N, 52)``, required by runs trained with blendshapes and blendshape baselines.
             head_pose: ``(N, 3)`` degrees, required by runs trained with pose.
+            hidden: ``(N, V)`` bool landmarks to remove (see :meth:`predict_inputs`).
 
         Raises:
             ValueError: missing inputs the run's features need, or a point count of another topology.
@@ -178,7 +197,9 @@ class ExpressionModel:
         onset_n = None if onset is None else norm(np.asarray(onset, np.float32).reshape(pts.shape))
         x = self.features.node_from(norm(pts), onset_n)
         ga = self.features.graph_from(per_face(blendshapes), per_face(head_pose))
-        return self.predict_inputs(ModelInputs(x, ga, per_face(blendshapes)))
+        v = self.topology.num_nodes
+        return self.predict_inputs(ModelInputs(x, ga, per_face(blendshapes)),
+                                   hidden=None if hidden is None else np.asarray(hidden, bool).reshape(len(pts), -1)[:, :v])
 
     def predict_dataset(self, ds) -> np.ndarray:
         """Probabilities ``(G, C)`` for a processed dataset of the same topology and features.
@@ -194,7 +215,7 @@ class ExpressionModel:
 
     def predict_images(self, images: Sequence[str | os.PathLike], *, model: str | os.PathLike | None = None,
                        max_faces: int = 10, tiles: bool = False, workers: int = 1,
-                       on_progress: Callable[[int, int], None] | None = None) -> ImagePredictions:
+                       on_progress: Callable[[int, int], None] | None = None, visibility=None) -> ImagePredictions:
         """Detect every face (up to ``max_faces`` per image) with the Face Landmarker and classify them.
 
         Args:
@@ -207,6 +228,8 @@ class ExpressionModel:
                 worker processes sharing the images (folders of more than 8); the graph model runs once,
                 in this process, over every face.
             on_progress: ``(done, total)`` callback.
+            visibility: a :class:`~fer_graph.models.visibility.VisibilityEstimator`: each face's landmarks it
+                estimates hidden (:attr:`FaceRecord.hidden`) are removed before classification.
 
         Returns:
             :class:`ImagePredictions`: one probability row and one :class:`FaceRecord` per face found, and
@@ -238,6 +261,8 @@ class ExpressionModel:
             if not isinstance(result, SkipRecord):
                 (w, h) = result[1]
                 faces += [FaceRecord.of(path, k, (w, h), f) for k, f in enumerate(result[0])]
+        if visibility is not None:
+            faces = estimate_hidden(faces, visibility, self.topology.num_nodes)
         return ImagePredictions(self.predict_faces(faces), faces, [r for r in found if isinstance(r, SkipRecord)])
 
     def predict_video(self, source: str | os.PathLike | int, *, model: str | os.PathLike | None = None,
@@ -299,7 +324,12 @@ class ExpressionModel:
 
             pose = head_pose(np.stack([f.transform for f in faces]))
         pts = np.stack([f.pixel_landmarks() for f in faces])
-        return self.predict_landmarks(pts, blendshapes=np.stack([f.blendshapes for f in faces]), head_pose=pose)
+        hidden = None
+        if any(f.hidden is not None for f in faces):
+            v = self.topology.num_nodes
+            hidden = np.stack([np.zeros(v, bool) if f.hidden is None else f.hidden[:v] for f in faces])
+        return self.predict_landmarks(pts, blendshapes=np.stack([f.blendshapes for f in faces]), head_pose=pose,
+                                      hidden=hidden)
 
 
 def _as_tensors(inputs: ModelInputs) -> ModelInputs:
@@ -323,6 +353,7 @@ class FaceRecord:
         blendshapes: (52,) float32; transform: (4, 4) float32 facial transformation matrix.
         tier: detection confidence tier that found it; pad: the border it was found with (fraction of a side).
         frame, time_s: video frame index and time in seconds (``None`` for images).
+        hidden: ``(V,)`` bool landmarks a visibility estimator calls hidden, or ``None`` without one.
     """
 
     input: str
@@ -336,6 +367,7 @@ class FaceRecord:
     pad: float
     frame: int | None = None
     time_s: float | None = None
+    hidden: np.ndarray | None = None
 
     @classmethod
     def of(cls, input: str, face: int, size: tuple[int, int], found, frame: int | None = None,
@@ -395,6 +427,30 @@ def _detect_in_pool(paths: list[str], model_path: str, options, tiles: bool, wor
                 results[k] = [worker.detect_faces(det, p, tiles) for p in chunk]
             collect(wait(running, timeout=0 if todo else None, return_when=FIRST_COMPLETED)[0])
     return [r for k in sorted(results) for r in results[k]]
+
+
+def estimate_hidden(faces: Sequence[FaceRecord], visibility, num_nodes: int) -> list[FaceRecord]:
+    """``faces`` with :attr:`FaceRecord.hidden` set by ``visibility`` from the patches around their first
+    ``num_nodes`` landmarks; each image is read again (EXIF-oriented, as for detection).
+
+    Raises:
+        ImageReadError: an image cannot be read again.
+    """
+    from dataclasses import replace
+
+    from ..landmarks.images import load_rgb
+    from ..occlusion.patches import patch_features
+
+    if not faces:
+        return []
+    images: dict[str, np.ndarray] = {}
+    patches = []
+    for f in faces:
+        if f.input not in images:
+            images = {f.input: load_rgb(f.input, keep_gray=True)}  # faces come image by image: keep one
+        patches.append(patch_features(images[f.input], f.pixel_landmarks()[:num_nodes, :2]))
+    hidden = visibility.predict_hidden(np.stack(patches))
+    return [replace(f, hidden=h) for f, h in zip(faces, hidden)]
 
 
 def load_model(source: str | os.PathLike | None = None, *, folds: Sequence[int] | None = None,
