@@ -171,8 +171,8 @@ def test_the_face_mesh_recipes_share_one_setting_for_both_mesh_topologies():
     for recipes in (config.GNN_RECIPES, config.LARGE_DATASET_RECIPES):
         assert recipes["mediapipe468"] == recipes["mediapipe478"]
     large = TrainConfig.for_topology("mediapipe478", 24_121, arch="gat")
-    assert (large.layers, large.dropout, large.rotate_deg, large.scale, large.noise, large.augment, large.members) == \
-        (1, 0.0, 0.0, 0.0, 0.0, True, 2)
+    assert (large.layers, large.dropout, large.rotate_deg, large.scale, large.noise, large.augment, large.members,
+            large.epochs) == (1, 0.0, 0.0, 0.0, 0.0, True, 4, 50)
     assert TrainConfig.for_topology("mediapipe478", 900, arch="gat").members == 1  # small datasets: one model
     assert TrainConfig.for_topology("mediapipe478", 24_121, arch="logreg").members == 1  # baselines: never
     assert large.p_mirror == TrainConfig().p_mirror
