@@ -43,7 +43,7 @@ import torch
 
 from ..graphs.pose import head_pose
 from ..graphs.normalize import NormalizationParams, denormalize_landmarks, normalize_for_topology
-from ..occlusion.image import occluder_area, occluder_style, paint_occluder
+from ..occlusion.image import fill_area, occluder_area, occluder_style
 from ..occlusion.occluders import hidden_landmarks
 from ..occlusion.patches import patch_features
 from ..occlusion.regions import get_region
@@ -115,7 +115,7 @@ class OccludedDetections:
         self.margin = float(margin)
         self.patches = bool(patches)
         self.raw_root = Path(opts["raw_root"])
-        self.options = DetectionOptions(**{**opts["detection"], "confidences": tuple(opts["detection"]["confidences"])})
+        self.options = DetectionOptions(**opts["detection"])
         self.model_path = resolve_model_path(model_path)
         if opts.get("model_sha256") and _sha256(self.model_path) != opts["model_sha256"]:
             raise SweepError(f"{self.model_path}: not the Face Landmarker model {ds.processed_dir} was built with "
@@ -152,9 +152,9 @@ class OccludedDetections:
         """``{sample_id: (V, 2) float32 pixels}`` from the build's landmark cache."""
         from ..graphs.image_dataset import built_landmarks
 
-        lms, v = built_landmarks(ds, model_path), ds.topology.num_nodes
-        return {sid: (lms.points[i, :v, :2] * lms.image_sizes[i]).astype(np.float32)
-                for i, sid in enumerate(lms.sample_ids)}
+        lms = built_landmarks(ds, model_path)
+        px = lms.pixel_points()[:, :ds.topology.num_nodes, :2].astype(np.float32)
+        return dict(zip(lms.sample_ids, px))
 
     def clean_landmarks(self, index: int) -> np.ndarray:
         """``(V, 2)`` float32 clean landmarks of dataset sample ``index`` in pixels of its original image."""
@@ -189,9 +189,7 @@ class OccludedDetections:
         image = self.image(index)
         area = occluder_area(image, self.clean_landmarks(index), style.nodes, margin=self.margin, shape=style.shape,
                              iod=float(self.iod[index]))
-        painted = paint_occluder(image, self.clean_landmarks(index), style.nodes, margin=self.margin,
-                                 color=style.color, shape=style.shape, iod=float(self.iod[index]))
-        return painted, area
+        return fill_area(image, area, style.color), area
 
     def get(self, index: int, region: str | None) -> Redetection | None:
         """The re-detection of sample ``index`` occluded by ``region`` (``None``: the clean image), or

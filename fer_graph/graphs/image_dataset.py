@@ -109,6 +109,6 @@ def built_landmarks(ds: FaceGraphDataset, model: str | os.PathLike | None = None
     raw = Path(opts["raw_root"])
     if not raw.is_dir():
         raise DatasetLayoutError(f"{raw}: the image folder {ds.processed_dir} was built from is gone")
-    det = DetectionOptions(**{**opts["detection"], "confidences": tuple(opts["detection"]["confidences"])})
+    det = DetectionOptions(**opts["detection"])
     return extract_image_folder(raw, cache_dir=Path(ds.processed_dir).parent.parent / "landmarks",
                                 model=resolve_model_path(model), options=det, workers=0)

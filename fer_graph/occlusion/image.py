@@ -27,7 +27,7 @@ import numpy as np
 from ..graphs.topology import Topology, get_topology, topology_for_points
 from .regions import get_region
 
-__all__ = ["OccluderStyle", "occluder_style", "paint_occluder", "occluder_area", "save_occluder_gallery", "SHAPES",
+__all__ = ["OccluderStyle", "occluder_style", "paint_occluder", "occluder_area", "fill_area", "save_occluder_gallery", "SHAPES",
            "MASK_COLOR"]
 
 #: Occluder shapes of :func:`paint_occluder`.
@@ -163,10 +163,15 @@ def paint_occluder(image: np.ndarray, landmarks_px: np.ndarray, nodes, *, margin
             finite; ``nodes`` empty, not integers or out of range; unknown shape; negative or non-finite
             margin; bad colour; V not a known topology size without ``iod``; ``iod`` <= 0.
     """
-    fill = _color(color, gray=np.asarray(image).ndim == 2)
-    inside = occluder_area(image, landmarks_px, nodes, margin=margin, shape=shape, iod=iod)
+    fill = _color(color, gray=np.asarray(image).ndim == 2)  # a bad colour fails before any drawing
+    return fill_area(image, occluder_area(image, landmarks_px, nodes, margin=margin, shape=shape, iod=iod), fill)
+
+
+def fill_area(image: np.ndarray, area: np.ndarray, color: int | tuple[int, int, int] | str = 0) -> np.ndarray:
+    """A copy of ``image`` (uint8 ``(H, W)`` or ``(H, W, 3)``) with the ``(H, W)`` bool ``area`` painted in
+    ``color`` (as :func:`paint_occluder` takes it)."""
     out = np.asarray(image).copy()
-    out[inside] = fill
+    out[area] = _color(color, gray=out.ndim == 2)
     return out
 
 

@@ -53,9 +53,8 @@ def source_faces(ds, model_path: str | os.PathLike | None = None) -> tuple[list[
     from ..landmarks.images import load_rgb
 
     lms = built_landmarks(ds, model_path)
-    raw, v = Path(ds.meta["options"]["raw_root"]), ds.topology.num_nodes
-    faces = [FaceImage(sid, partial(load_rgb, raw / sid), lms.points[i, :v, :2] * lms.image_sizes[i])
-             for i, sid in enumerate(lms.sample_ids)]
+    raw, px = Path(ds.meta["options"]["raw_root"]), lms.pixel_points()[:, :ds.topology.num_nodes, :2]
+    faces = [FaceImage(sid, partial(load_rgb, raw / sid), px[i]) for i, sid in enumerate(lms.sample_ids)]
     splits = np.array(lms.splits if lms.splits is not None else [""] * len(faces), dtype=str)
     return faces, splits, list(lms.subjects)
 
@@ -149,8 +148,7 @@ def train_visibility(data: str | os.PathLike, out: str | os.PathLike, *, holdout
     ds = load_processed(data)
     vp = visibility_plan(ds, holdout_families=holdout_families, samples=samples, val_fraction=val_fraction,
                          clean_fraction=clean_fraction, seed=seed, model_path=model_path)
-    opts = ds.meta["options"]["detection"]
-    options = DetectionOptions(**{**opts, "confidences": tuple(opts["confidences"])})
+    options = DetectionOptions(**ds.meta["options"]["detection"])
     start = time.perf_counter()
     with FaceLandmarkDetector(model_path, options=options) as det:
         synth = synthesize_samples(vp.faces, vp.families, detector=det, cache_dir=Path(out) / "samples" / vp.key,
