@@ -104,6 +104,9 @@ class TrainConfig:
             they join the graph readout (0: concatenated as they are).
         graph_asinh: scale s of ``asinh(g / s)`` applied to the graph attributes before standardization
             (blendshape scores are skewed towards 0); 0: none.
+        occluded_attrs: GNNs: a graph with at least this share of its landmarks occluded (mask augmentation
+            in training; removed or masked landmarks at prediction) has its graph attributes (blendshapes)
+            replaced by the training mean, since an occluder corrupts them too (0: always used).
         ema: decay of an exponential moving average of the weights, updated after every step; validation,
             early stopping and the saved model use the average (0: off).
         mixup: Beta parameter of mixup between training graphs (coordinates, graph attributes and targets
@@ -150,6 +153,7 @@ class TrainConfig:
     mask_augment: float = 0.0
     graph_hidden: int = 0
     graph_asinh: float = 0.0
+    occluded_attrs: float = 0.0
     ema: float = 0.0
     mixup: float = 0.0
     mirror_tta: bool = False
@@ -172,6 +176,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig: mixup={self.mixup}; expected a Beta parameter >= 0")
         if isinstance(self.members, bool) or not isinstance(self.members, int) or self.members < 1:
             raise ValueError(f"TrainConfig: members={self.members!r}; expected an int >= 1")
+        if not 0.0 <= self.occluded_attrs <= 1.0:
+            raise ValueError(f"TrainConfig: occluded_attrs={self.occluded_attrs}; expected a share in [0, 1]")
         if not 0.0 <= self.ema < 1.0:
             raise ValueError(f"TrainConfig: ema={self.ema}; expected a decay in [0, 1)")
 
@@ -207,4 +213,5 @@ class TrainConfig:
                 "norm": self.norm, "graph_channels": graph_channels, "standardize": self.standardize,
                 **({"visibility": True} if self.mask_augment > 0 else {}),
                 **({"graph_hidden": self.graph_hidden} if self.graph_hidden else {}),
-                **({"graph_asinh": self.graph_asinh} if self.graph_asinh else {}), **self.extra}
+                **({"graph_asinh": self.graph_asinh} if self.graph_asinh else {}),
+                **({"occluded_attrs": self.occluded_attrs} if self.occluded_attrs else {}), **self.extra}

@@ -89,7 +89,8 @@ class ClassifierBase(nn.Module):
                  num_layers: int = 3, heads: int = 4, dropout: float = 0.3, residual: bool = True,
                  norm: str = "layer", readout: str = "mean+max", graph_channels: int = 0,
                  num_nodes: int | None = None, node_embedding: int = 0, standardize: str = "channel",
-                 visibility: bool = False, graph_hidden: int = 0, graph_asinh: float = 0.0) -> None:
+                 visibility: bool = False, graph_hidden: int = 0, graph_asinh: float = 0.0,
+                 occluded_attrs: float = 0.0) -> None:
         super().__init__()
         _check_args(type(self).__name__, conv, hidden_channels, heads, norm, readout, num_nodes, node_embedding,
                     standardize)
@@ -100,6 +101,9 @@ class ClassifierBase(nn.Module):
         self.standardize, self.visibility = standardize, visibility
         self.graph_hidden = graph_hidden if graph_channels else 0
         self.graph_asinh = float(graph_asinh)
+        if not 0.0 <= occluded_attrs <= 1.0:
+            raise ValueError(f"{type(self).__name__}: occluded_attrs={occluded_attrs} outside [0, 1]")
+        self.occluded_attrs = float(occluded_attrs)
         shape = (num_nodes, in_channels) if standardize == "node" else (in_channels,)
         self.register_buffer("x_mean", torch.zeros(shape))
         self.register_buffer("x_std", torch.ones(shape))
@@ -178,14 +182,23 @@ class ClassifierBase(nn.Module):
             h = torch.cat([h, col], dim=-1)
         return self.input(h)
 
+    def _attrs_dropped(self, occluded: Tensor | None) -> Tensor | None:
+        """``(B,)`` bool: graphs whose share of occluded landmarks ``occluded`` ``(B,)`` reaches
+        ``occluded_attrs``; None when the rule is off or nothing is occluded."""
+        if not (self.occluded_attrs and self.graph_channels) or occluded is None:
+            return None
+        return occluded >= self.occluded_attrs
+
     def _classify(self, pooled: list[Tensor], graph_attr: Tensor | None,
-                  generator: torch.Generator | None = None) -> Tensor:
+                  generator: torch.Generator | None = None, drop_attrs: Tensor | None = None) -> Tensor:
         """The MLP head on the concatenated readouts and standardized graph attributes (through the graph
         branch ``graph_mlp`` when the model has one); its dropout draws
-        from ``generator`` (None: torch's default generator, as ``nn.Dropout``).
+        from ``generator`` (None: torch's default generator, as ``nn.Dropout``). Rows of ``drop_attrs``
+        (:meth:`_attrs_dropped`) get standardized attributes 0, the training mean.
 
         Shapes:
-            pooled: ``(B, hidden_channels)`` each; graph_attr: ``(B, A)`` or None. Returns ``(B, C)``.
+            pooled: ``(B, hidden_channels)`` each; graph_attr: ``(B, A)`` or None; drop_attrs: ``(B,)`` bool
+            or None. Returns ``(B, C)``.
 
         Raises:
             ValueError: the model has graph channels and ``graph_attr`` is None.
@@ -196,6 +209,8 @@ class ClassifierBase(nn.Module):
                 raise ValueError(f"{type(self).__name__}: built with graph_channels={self.graph_channels}, "
                                  "forward needs graph_attr")
             g = (self._graph_transform(graph_attr) - self.g_mean) / self.g_std
+            if drop_attrs is not None:
+                g = g.masked_fill(drop_attrs[:, None], 0.0)
             z = torch.cat([z, g if self.graph_mlp is None else self.graph_mlp(g)], dim=-1)
         first, act, drop, last = self.head
         return last(dropout(act(first(z)), drop.p, drop.training, generator))

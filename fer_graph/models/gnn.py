@@ -49,6 +49,10 @@ class GraphClassifier(ClassifierBase):
             that concatenation (a late-fused blendshape branch); 0 concatenates them as they are.
         graph_asinh: scale ``s`` of the transform ``asinh(g / s)`` applied to graph attributes before their
             standardization (0: none).
+        occluded_attrs: a graph with at least this share of its ``num_nodes`` landmarks occluded (removed, or
+            ``visible`` False) gets its graph attributes replaced by the training mean: an occluder that hides
+            landmarks corrupts the face's blendshapes too (Face Landmarker scores every blendshape from the
+            whole face). 0 (the default): attributes are always used.
         num_nodes: V; with ``node_embedding > 0`` every landmark gets a learned identity vector of that
             size added to its input (landmark graphs have fixed node identities that plain message passing
             cannot see).
@@ -91,7 +95,16 @@ class GraphClassifier(ClassifierBase):
             out = F.dropout(F.elu(norm(conv(h, edge_index))), p=self.dropout, training=self.training)
             h = h + out if self.residual else out
         size = num_graphs if num_graphs is not None else int(batch.max()) + 1
-        return self._classify(self._readout(h, batch, node_id, size), graph_attr)
+        return self._classify(self._readout(h, batch, node_id, size), graph_attr,
+                              drop_attrs=self._attrs_dropped(self._occluded_share(batch, size, visible)))
+
+    def _occluded_share(self, batch: Tensor, size: int, visible: Tensor | None) -> Tensor | None:
+        """``(size,)`` share of each graph's ``num_nodes`` landmarks absent from the batch or unseen."""
+        if not (self.occluded_attrs and self.num_nodes):
+            return None
+        seen = torch.ones_like(batch, dtype=torch.float32) if visible is None else visible.reshape(-1).float()
+        counted = torch.zeros(size, dtype=torch.float32, device=batch.device).index_add_(0, batch, seen)
+        return 1.0 - counted / self.num_nodes
 
     def _readout(self, h: Tensor, batch: Tensor, node_id: Tensor | None, size: int) -> list[Tensor]:
         """Pooled node states, one ``(size, H)`` tensor per readout kind."""
@@ -203,7 +216,9 @@ class DenseGraphClassifier(ClassifierBase):
         h = self._embed((x - self.x_mean) / self.x_std, None if visible is None else visible[..., None], identity,
                         None if seen is None else seen[..., None])
         h = self._blocks(h, graph, mask)
-        return self._classify(self._readout(h, mask), graph_attr, self.generator)
+        both = seen if mask is None or visible is None else visible & mask
+        occluded = None if both is None else 1.0 - both.float().mean(1)
+        return self._classify(self._readout(h, mask), graph_attr, self.generator, self._attrs_dropped(occluded))
 
     def _blocks(self, h: Tensor, graph: FixedGraph, mask: Tensor | None) -> Tensor:
         """The conv blocks on ``h`` ``(B, V, H)``; dropout from :attr:`generator`."""

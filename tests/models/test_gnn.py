@@ -114,3 +114,42 @@ def test_masked_landmarks_are_zero_in_standardized_space(backend):
     with torch.no_grad():
         torch.testing.assert_close(run(zeroed), run(imputed))
         assert not torch.allclose(run(x, None), run(zeroed))  # occlusion changes the output
+
+
+@pytest.mark.parametrize("backend", ["fast", "pyg"])
+def test_occluded_graphs_use_the_training_mean_of_their_attributes(backend):
+    """occluded_attrs=0.1: a face with 20 of 68 landmarks hidden classifies as if its blendshapes were the
+    training mean; one with 5 hidden (7%) keeps its own; removal and masking count alike."""
+    torch.manual_seed(0)
+    cls = DenseGraphClassifier if backend == "fast" else GraphClassifier
+    model = cls(2, 3, conv="gat", hidden_channels=8, num_layers=1, heads=2, num_nodes=68, node_embedding=4,
+                readout="flatten", standardize="node", graph_channels=5, visibility=True,
+                occluded_attrs=0.1).eval()
+    model.set_standardization(torch.randn(40, 68, 2), torch.rand(40, 5))
+    x, attrs = torch.randn(2, 68, 2), torch.rand(2, 5) * 3
+    mean = model.g_mean.expand(2, -1)
+    keep = torch.ones(2, 68, dtype=torch.bool)
+    keep[0, :20] = False  # 29% hidden: attributes dropped
+    keep[1, :5] = False  # 7% hidden: attributes used
+
+    def run(g, *, removed=None, visible=None):
+        if backend == "fast":
+            return model(x, IBUG68.edge_index, graph_attr=g, mask=removed, visible=visible)
+        keep_nodes = torch.ones(2, 68, dtype=torch.bool) if removed is None else removed
+        flat, ei, batch, nid = FixedTopologyBatcher(IBUG68.edge_index, 68)(x)
+        sub = keep_nodes.reshape(-1)
+        from torch_geometric.utils import subgraph
+
+        ei, _ = subgraph(sub, ei, relabel_nodes=True, num_nodes=len(sub))
+        vis = None if visible is None else visible.reshape(-1)[sub]
+        return model(flat[sub], ei, batch[sub], nid[sub], graph_attr=g, num_graphs=2, visible=vis)
+
+    with torch.no_grad():
+        for kind in ("removed", "visible"):
+            out, out_mean = run(attrs, **{kind: keep}), run(mean, **{kind: keep})
+            torch.testing.assert_close(out[0], out_mean[0])
+            assert not torch.allclose(out[1], out_mean[1])
+        clean, clean_mean = run(attrs), run(mean)
+        assert not torch.allclose(clean[0], clean_mean[0])  # nothing hidden: attributes used
+    with pytest.raises(ValueError, match="occluded_attrs"):
+        cls(2, 3, graph_channels=5, occluded_attrs=1.5)

@@ -176,3 +176,13 @@ def test_the_face_mesh_recipes_share_one_setting_for_both_mesh_topologies():
     assert TrainConfig.for_topology("mediapipe478", 900, arch="gat").members == 1  # small datasets: one model
     assert TrainConfig.for_topology("mediapipe478", 24_121, arch="logreg").members == 1  # baselines: never
     assert large.p_mirror == TrainConfig().p_mirror
+
+
+def test_occluded_attrs_reaches_the_model_and_trains_with_mask_augmentation(synthetic_mesh_graphs):
+    kw = TrainConfig(occluded_attrs=0.05).model_kwargs(2, 3, 5, 468)
+    assert kw["occluded_attrs"] == 0.05
+    assert "occluded_attrs" not in TrainConfig().model_kwargs(2, 3, 5, 468)  # off: checkpoints unchanged
+    model, logs, _ = _fit(synthetic_mesh_graphs, mask_augment=1.0, occluded_attrs=0.05)
+    assert model.occluded_attrs == 0.05 and model.visibility and len(logs) == 3
+    with pytest.raises(ValueError, match="occluded_attrs"):
+        TrainConfig(occluded_attrs=-0.1)
