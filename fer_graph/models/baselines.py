@@ -1,7 +1,8 @@
 """Classical baselines on the same data path and folds as the GNNs (scikit-learn estimators).
 
 Coordinate baselines see the flattened node features (plus graph attributes when the feature spec has
-them); blendshape baselines see only the 52 MediaPipe blendshape scores. Each builder returns an
+them); ``dist-pca-svm`` sees each landmark's distance to the face centroid instead of its coordinates;
+blendshape baselines see only the 52 MediaPipe blendshape scores. Each builder returns an
 unfitted estimator; its registered ``grid`` is searched on inner validation subjects (never on the test
 fold) by :class:`~fer_graph.models.sklearn_estimator.SklearnClassifier`.
 """
@@ -18,7 +19,7 @@ from sklearn.svm import SVC
 
 from .registry import register_model
 
-__all__ = ["logreg", "mlp", "svm", "pca_svm", "blendshape_svm", "blendshape_rf", "blendshape_gb"]
+__all__ = ["logreg", "mlp", "svm", "pca_svm", "dist_pca_svm", "blendshape_svm", "blendshape_rf", "blendshape_gb"]
 
 
 @register_model("logreg", kind="sklearn", description="logistic regression on flattened normalized coordinates",
@@ -51,6 +52,17 @@ def svm(*, seed: int = 0, class_weight: str | None = None) -> Pipeline:
 def pca_svm(*, seed: int = 0, class_weight: str | None = None) -> Pipeline:
     est = Pipeline([("scale", StandardScaler()), ("pca", PCA(n_components=50, random_state=seed)),
                     ("clf", SVC(kernel="rbf", gamma="scale", class_weight=class_weight, random_state=seed))])
+    return est
+
+
+@register_model("dist-pca-svm", kind="sklearn", inputs="distances",
+                description="landmark-to-centroid distances, PCA(50), standardized, RBF-SVM (C=5)")
+def dist_pca_svm(*, seed: int = 0, class_weight: str | None = None) -> Pipeline:
+    """The distance recipe of landmark-SVM expression projects (P. van Gent, "Emotion recognition using
+    facial landmarks", 2016: distances to the centre of gravity), with PCA to 50 components, then
+    StandardScaler and an RBF-SVM with C=5, fixed (no grid search), as that recipe sets them."""
+    est = Pipeline([("pca", PCA(n_components=50, random_state=seed)), ("scale", StandardScaler()),
+                    ("clf", SVC(kernel="rbf", C=5.0, gamma="scale", class_weight=class_weight, random_state=seed))])
     return est
 
 

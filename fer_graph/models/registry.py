@@ -26,6 +26,9 @@ class ModelEntry:
         builder: callable returning the unfitted model (a ``torch.nn.Module`` or a scikit-learn estimator).
         description: one line for ``--help`` and tables.
         needs: graph attributes the model requires (``("blendshapes",)`` for blendshape baselines).
+        inputs: what a scikit-learn model sees (:func:`~fer_graph.models.sklearn_estimator.flat_features`):
+            ``"flat"`` (flattened node features and graph attributes), ``"blendshapes"``, or ``"distances"``
+            (each landmark's distance to the face centroid, then the graph attributes).
         grid: scikit-learn hyper-parameter grid searched on inner validation (empty for GNNs).
     """
 
@@ -35,14 +38,17 @@ class ModelEntry:
     description: str
     needs: tuple[str, ...] = ()
     grid: Mapping[str, tuple] = field(default_factory=dict)
+    inputs: str = "flat"
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
 #: modules whose import registers the built-in models
 _BUILTIN_MODULES = ("fer_graph.models.gnn", "fer_graph.models.baselines")
 #: the built-in names, in registration order, so listing them imports nothing
-BUILTIN_MODELS = ("gcn", "gat", "logreg", "mlp", "svm", "pca-svm", "blendshape-svm", "blendshape-rf",
-                  "blendshape-gb")
+BUILTIN_MODELS = ("gcn", "gat", "logreg", "mlp", "svm", "pca-svm", "dist-pca-svm", "blendshape-svm",
+                  "blendshape-rf", "blendshape-gb")
+#: values of :attr:`ModelEntry.inputs`
+MODEL_INPUTS = ("flat", "blendshapes", "distances")
 
 
 def _load_builtins(name: str | None = None) -> None:
@@ -55,20 +61,24 @@ def _load_builtins(name: str | None = None) -> None:
 
 
 def register_model(name: str, *, kind: str, description: str, needs: tuple[str, ...] = (),
-                   grid: Mapping[str, list] | None = None):
-    """Decorator registering ``builder`` under ``name``.
+                   grid: Mapping[str, list] | None = None, inputs: str | None = None):
+    """Decorator registering ``builder`` under ``name`` (``inputs``: see :class:`ModelEntry`; default
+    ``"blendshapes"`` when ``needs`` has them, else ``"flat"``).
 
     Raises:
-        ValueError: ``name`` is already registered or ``kind`` is unknown.
+        ValueError: ``name`` is already registered, or ``kind`` or ``inputs`` is unknown.
     """
     if kind not in ("gnn", "sklearn"):
         raise ValueError(f"kind={kind!r}; expected 'gnn' or 'sklearn'")
+    inputs = inputs or ("blendshapes" if "blendshapes" in needs else "flat")
+    if inputs not in MODEL_INPUTS:
+        raise ValueError(f"inputs={inputs!r}; expected one of {MODEL_INPUTS}")
 
     def wrap(builder: Callable[..., Any]) -> Callable[..., Any]:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is already registered")
         frozen = MappingProxyType({k: tuple(v) for k, v in (grid or {}).items()})
-        _REGISTRY[name] = ModelEntry(name, kind, builder, description, tuple(needs), frozen)
+        _REGISTRY[name] = ModelEntry(name, kind, builder, description, tuple(needs), frozen, inputs)
         return builder
 
     return wrap

@@ -34,19 +34,31 @@ TRUSTED_TYPES = (
 )
 
 
-def flat_features(inputs: ModelInputs, *, blendshapes_only: bool = False) -> np.ndarray:
-    """The input of scikit-learn models: ``(G, 52)`` blendshapes for blendshape-only baselines, else the
-    flattened node features ``(G, V*F)`` followed by the graph attributes ``(G, A)``.
+def landmark_distances(x: Tensor, dims: int) -> Tensor:
+    """``(G, V)`` distance of each landmark to the face's landmark centroid (its "centre of gravity"), from
+    the first ``dims`` node feature channels ``x`` ``(G, V, F)`` (the normalized coordinates: IOD units)."""
+    pos = x[..., :dims]
+    return (pos - pos.mean(1, keepdim=True)).norm(dim=-1)
+
+
+def flat_features(inputs: ModelInputs, *, kind: str = "flat", dims: int = 2) -> np.ndarray:
+    """The input of scikit-learn models, by :attr:`~fer_graph.models.registry.ModelEntry.inputs`:
+    ``"blendshapes"``: ``(G, 52)`` blendshapes; ``"flat"``: the flattened node features ``(G, V*F)``;
+    ``"distances"``: :func:`landmark_distances` ``(G, V)`` of the first ``dims`` channels; the last two
+    followed by the graph attributes ``(G, A)``.
 
     Raises:
-        ValueError: blendshapes requested but the inputs have none (68-point landmark data).
+        ValueError: blendshapes requested but the inputs have none (68-point landmark data); unknown ``kind``.
     """
-    if blendshapes_only:
+    if kind == "blendshapes":
         if inputs.blendshapes is None:
             raise ValueError("this model uses the 52 MediaPipe blendshapes, which these inputs do not have "
                              "(landmark CSVs and 68-point data carry none)")
         return np.asarray(inputs.blendshapes, dtype=np.float32)
-    parts = [inputs.x.reshape(len(inputs.x), -1)] + ([inputs.graph_attr] if inputs.graph_attr is not None else [])
+    if kind not in ("flat", "distances"):
+        raise ValueError(f"flat_features: kind={kind!r}; expected 'flat', 'distances' or 'blendshapes'")
+    nodes = inputs.x.reshape(len(inputs.x), -1) if kind == "flat" else landmark_distances(inputs.x, dims)
+    parts = [nodes] + ([inputs.graph_attr] if inputs.graph_attr is not None else [])
     return torch.cat(parts, dim=1).numpy()
 
 
@@ -55,7 +67,8 @@ class SklearnClassifier(FaceClassifier):
 
     Args:
         arch: registered name; config: :class:`fer_graph.config.TrainConfig` (``seed``, ``balance``).
-        classes: class names. topology, dims, refit: accepted for a uniform signature, unused.
+        classes: class names. dims: coordinate channels of the node features (``dist-pca-svm``'s
+            distances). topology, refit: accepted for a uniform signature, unused.
 
     Attributes:
         estimator_: the fitted estimator; best_params_: the grid setting chosen on inner validation.
@@ -68,7 +81,7 @@ class SklearnClassifier(FaceClassifier):
                  refit: bool = False) -> None:
         super().__init__(arch, classes)
         self.config = config
-        self.blendshapes_only = "blendshapes" in get_model_entry(arch).needs
+        self.inputs, self.dims = get_model_entry(arch).inputs, dims
         self.estimator_: Any = None
         self.best_params_: dict[str, Any] = {}
 
@@ -103,7 +116,7 @@ class SklearnClassifier(FaceClassifier):
         entry = get_model_entry(self.arch)
         est = get_model(self.arch, seed=self.config.seed,
                         class_weight="balanced" if self.config.balance == "weighted" else None)
-        feats = flat_features(inputs, blendshapes_only=self.blendshapes_only)
+        feats = flat_features(inputs, kind=self.inputs, dims=self.dims)
         self.best_params_, val_accuracy = self._search(est, dict(entry.grid), feats, y, train, validation)
         fit_idx = self._oversample(np.concatenate([train, validation]), y)
         self.estimator_ = clone(est).set_params(**self.best_params_).fit(feats[fit_idx], y[fit_idx])
@@ -117,7 +130,7 @@ class SklearnClassifier(FaceClassifier):
         features arrive already occluded (zero-filled or imputed)."""
         if mask is not None:
             raise ValueError(f"{self.arch}: a flat feature vector has no nodes to remove; use masking or imputation")
-        feats = flat_features(inputs, blendshapes_only=self.blendshapes_only)
+        feats = flat_features(inputs, kind=self.inputs, dims=self.dims)
         probs = np.zeros((len(feats), len(self.classes_)))
         est = self.estimator_
         if hasattr(est, "predict_proba"):
@@ -134,7 +147,7 @@ class SklearnClassifier(FaceClassifier):
 
         path = Path(path).with_suffix(self.suffix)
         payload = {"model": self.estimator_, "params": self.best_params_,
-                   "meta": {**meta, "arch": self.arch, "classes": self.classes_}}
+                   "meta": {**meta, "arch": self.arch, "classes": self.classes_, "dims": self.dims}}
         with atomic_path(path) as tmp:
             sio.dump(payload, tmp)
         return path
@@ -163,6 +176,6 @@ class SklearnClassifier(FaceClassifier):
         if not isinstance(payload, dict) or "model" not in payload or "meta" not in payload:
             raise ModelLoadError(f"{path}: not a fer-graph model file (no model/meta)")
         meta = payload["meta"]
-        clf = cls(meta["arch"], None, classes=list(meta["classes"]))
+        clf = cls(meta["arch"], None, classes=list(meta["classes"]), dims=int(meta.get("dims", 2)))
         clf.estimator_, clf.best_params_ = payload["model"], dict(payload.get("params") or {})
         return clf, meta

@@ -20,7 +20,7 @@ def _inputs(ds):
 
 
 def test_builtin_names_match_the_registrations():
-    get_model_entry("gat")  # imports the built-in modules
+    get_model_entry("gat"), get_model_entry("logreg")  # import both built-in modules
     assert list(BUILTIN_MODELS) == [n for n in _REGISTRY if n in BUILTIN_MODELS] == list(_REGISTRY)[:len(BUILTIN_MODELS)]
     assert list_models()[:len(BUILTIN_MODELS)] == list(BUILTIN_MODELS)
 
@@ -120,3 +120,31 @@ def test_planted_pickle_checkpoint_is_not_executed(tmp_path):
     with pytest.raises(ModelLoadError, match="fold_00.pt"):
         load_classifier(path)
     assert not marker.exists()
+
+
+def test_landmark_distances_are_to_the_centroid_of_the_coordinate_channels():
+    from fer_graph.models.sklearn_estimator import landmark_distances
+
+    # a 3-4-5 triangle shifted by (10, 10): centroid (11, 11.333); a 4th channel (e.g. displacement) is ignored
+    pos = torch.tensor([[[10.0, 10.0], [13.0, 10.0], [10.0, 14.0]]])
+    x = torch.cat([pos, torch.full((1, 3, 1), 99.0)], dim=-1)
+    c = pos.mean(1)
+    expected = (pos - c[:, None]).norm(dim=-1)
+    torch.testing.assert_close(landmark_distances(x, 2), expected)
+    torch.testing.assert_close(expected[0, 1], torch.tensor((2.0**2 + (4 / 3) ** 2) ** 0.5))
+    feats = flat_features(ModelInputs(x, graph_attr=torch.tensor([[0.5, 0.25]])), kind="distances", dims=2)
+    np.testing.assert_allclose(feats, np.concatenate([expected.numpy(), [[0.5, 0.25]]], axis=1), rtol=1e-6)
+
+
+def test_dist_pca_svm_fits_its_fixed_recipe_and_round_trips(tmp_path):
+    rng = np.random.default_rng(0)
+    x = torch.tensor(rng.normal(size=(120, 60, 3)), dtype=torch.float32)
+    y = (x[:, 0, :2].norm(dim=-1) > 1.2).numpy().astype(int)  # the class lives in one landmark's distance
+    clf = make_classifier("dist-pca-svm", TrainConfig(arch="dist-pca-svm"), classes=["a", "b"], topology=None, dims=2)
+    clf.fit(ModelInputs(x), y, train=np.arange(100), validation=np.arange(100, 120))
+    steps = clf.estimator_.named_steps
+    assert list(steps) == ["pca", "scale", "clf"] and steps["pca"].n_components_ == 50 and steps["clf"].C == 5.0
+    assert steps["pca"].n_features_in_ == 60  # one distance per landmark, not 3 coordinates
+    path = clf.save(tmp_path / "m", {})
+    again, _ = load_classifier(path)
+    np.testing.assert_array_equal(again.predict_proba(ModelInputs(x)), clf.predict_proba(ModelInputs(x)))

@@ -12,7 +12,7 @@ from fer_graph.models.gnn import DenseGraphClassifier
 
 def test_registry_lists_every_arch():
     names = list_models()
-    for arch in ("gcn", "gat", "mlp", "logreg", "svm", "pca-svm", "blendshape-svm", "blendshape-gb"):
+    for arch in ("gcn", "gat", "mlp", "logreg", "svm", "pca-svm", "dist-pca-svm", "blendshape-svm", "blendshape-gb"):
         assert arch in names
     assert [n for n in names if get_model_entry(n).kind == "gnn"] == ["gcn", "gat"]
     with pytest.raises(ValueError, match="unknown model 'nope'"):
