@@ -8,7 +8,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-__all__ = ["check_rng", "torch_generator", "seeded_call"]
+__all__ = ["check_rng", "torch_generator", "seeded_call", "undersample"]
 
 T = TypeVar("T")
 
@@ -39,3 +39,20 @@ def seeded_call(fn: Callable[[], T], generator: torch.Generator) -> T:
         out = fn()
         generator.set_state(torch.get_rng_state())
     return out
+
+
+def undersample(idx: np.ndarray, y: np.ndarray, seed: int | np.random.Generator = 0) -> np.ndarray:
+    """A class-balanced subset of ``idx``: every class present drawn without replacement down to the rarest
+    class's count (random undersampling), returned sorted.
+
+    Shapes:
+        idx: ``(n,)`` int positions into ``y`` (labels ``(N,)`` int). Returns ``(k * min count,)`` int64.
+    """
+    idx = np.asarray(idx, dtype=np.int64)
+    if not len(idx):
+        return idx
+    rng = check_rng(seed)
+    labels = y[idx]
+    classes, counts = np.unique(labels, return_counts=True)
+    parts = [rng.choice(idx[labels == c], size=counts.min(), replace=False) for c in classes]
+    return np.sort(np.concatenate(parts))

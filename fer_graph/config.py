@@ -45,11 +45,13 @@ LARGE_DATASET_RECIPES: dict[str, dict[str, Any]] = {"mediapipe468": _MESH_LARGE,
 
 
 class Balance(str, Enum):
-    """Class balancing: none, inverse-frequency loss / ``class_weight="balanced"``, or oversampling."""
+    """Class balancing: none, inverse-frequency loss / ``class_weight="balanced"``, oversampling, or a
+    class-balanced random subset of the training graphs (undersampling; validation and test untouched)."""
 
     none = "none"
     weighted = "weighted"
     oversample = "oversample"
+    undersample = "undersample"
 
 
 class Standardize(str, Enum):
@@ -86,7 +88,7 @@ class TrainConfig:
         patience: stop after this many epochs without validation improvement.
         batch_size, lr, weight_decay: AdamW optimisation (cosine learning-rate decay over ``epochs``).
         hidden, layers, heads, dropout, node_embedding, readout, norm: GNN size (see the model classes).
-        balance: ``none``, ``weighted`` or ``oversample`` (:class:`Balance`).
+        balance: ``none``, ``weighted``, ``oversample`` or ``undersample`` (:class:`Balance`).
         augment: random mirror, rotation, scale and noise during training.
         rotate_deg, scale, noise, p_mirror: augmentation strengths (noise in IOD units).
         label_smoothing: cross-entropy label smoothing.

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from .._io import atomic_path
-from .._random import check_rng
+from .._random import check_rng, undersample
 from .estimator import FaceClassifier, ModelInputs, ModelLoadError
 from .registry import get_model, get_model_entry
 
@@ -86,7 +86,10 @@ class SklearnClassifier(FaceClassifier):
         self.best_params_: dict[str, Any] = {}
 
     def _oversample(self, idx: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """``idx`` itself, or with ``balance="oversample"`` every class drawn up to the largest one's count."""
+        """``idx`` itself; with ``balance="oversample"`` every class drawn up to the largest one's count; with
+        ``"undersample"`` a class-balanced subset (the final fit on training and validation graphs too)."""
+        if self.config.balance == "undersample":
+            return undersample(idx, y, self.config.seed)
         if self.config.balance != "oversample":
             return idx
         rng = check_rng(self.config.seed)

@@ -38,7 +38,7 @@ from ..models import get_model_entry
 from ..models.estimator import FaceClassifier, ModelInputs, make_classifier
 from .report import write_report
 from .rundir import staged_run
-from .splits import groups_of, holdout_split, inner_split, subject_kfold
+from .splits import groups_of, holdout_split, inner_split, subject_kfold, undersample
 
 __all__ = ["train", "dataset_name", "TrainingData", "Fold", "FoldJob", "prepare_data", "make_folds", "fit_folds"]
 
@@ -97,7 +97,8 @@ def prepare_data(ds: FaceGraphDataset, config: TrainConfig) -> TrainingData:
 def make_folds(ds: FaceGraphDataset, data: TrainingData, config: TrainConfig) -> tuple[str, list[Fold]]:
     """``(protocol, folds)``: the dataset's hold-out (``train`` -> test split) when it has one, else
     subject-independent stratified k-fold; each fold's training subjects split again into inner-train and
-    inner-validation (group-disjoint)."""
+    inner-validation (group-disjoint). With ``balance="undersample"`` the inner-train part is a class-balanced
+    subset (:func:`~fer_graph.training.splits.undersample`); validation and test keep every graph."""
     hold = holdout_split(ds)
     if hold is not None:
         position = {int(g): i for i, g in enumerate(data.kept)}
@@ -110,7 +111,8 @@ def make_folds(ds: FaceGraphDataset, data: TrainingData, config: TrainConfig) ->
     folds = []
     for k, (tr, te) in enumerate(pairs):
         itr, iva = inner_split(data.y[tr], data.groups[tr], val_fraction=config.val_fraction, seed=config.seed)
-        folds.append(Fold(k, tr[itr], tr[iva], te))
+        train = undersample(tr[itr], data.y, config.seed + k) if config.balance == "undersample" else tr[itr]
+        folds.append(Fold(k, train, tr[iva], te))
     return protocol, folds
 
 

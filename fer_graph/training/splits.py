@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedShuffleSplit
 
+from .._random import undersample
 from ..graphs.dataset import FaceGraphDataset
 
-__all__ = ["groups_of", "subject_kfold", "inner_split", "holdout_split", "protocol_of"]
+__all__ = ["groups_of", "subject_kfold", "inner_split", "holdout_split", "protocol_of", "undersample"]
 
 
 def groups_of(ds: FaceGraphDataset) -> np.ndarray:
@@ -74,3 +75,4 @@ def holdout_split(ds: FaceGraphDataset) -> tuple[np.ndarray, np.ndarray, str] | 
 def protocol_of(ds: FaceGraphDataset) -> str:
     """``"holdout"`` for datasets with train/test splits (FER-2013), else ``"subject-kfold"``."""
     return "holdout" if holdout_split(ds) is not None else "subject-kfold"
+

@@ -69,3 +69,36 @@ def test_holdout_protocol(synthetic_mesh_holdout):
 def test_kfold_on_the_real_ck_lands(tmp_path_factory, ck_lands_root):
     ds = CKLandsGraphs(tmp_path_factory.mktemp("ck"), ck_lands_root, apex_frames=3)
     _check_kfold(ds, n_subjects=99, n_splits=10, frames=3)
+
+
+def test_undersample_draws_a_balanced_subset_without_replacement():
+    from fer_graph.training.splits import undersample
+
+    y = np.array([0] * 10 + [1] * 4 + [2] * 6)
+    idx = np.arange(2, 20)  # class 0 keeps 8 candidates, class 1 four, class 2 six
+    sub = undersample(idx, y, seed=3)
+    assert np.bincount(y[sub]).tolist() == [4, 4, 4]
+    assert set(sub) <= set(idx) and len(set(sub)) == len(sub) and (np.diff(sub) > 0).all()
+    assert set(sub[y[sub] == 1]) == {10, 11, 12, 13}  # the rarest class is kept whole
+    np.testing.assert_array_equal(sub, undersample(idx, y, seed=3))
+    assert undersample(np.array([], dtype=int), y).size == 0
+
+
+def test_undersampled_folds_balance_inner_training_only(synthetic_ck):
+    from dataclasses import replace
+
+    from fer_graph.config import TrainConfig
+    from fer_graph.training.run import make_folds, prepare_data
+
+    data = prepare_data(synthetic_ck, TrainConfig(arch="logreg", folds=4))
+    y = data.y.copy()
+    y[(y == 1) & (np.arange(len(y)) % 3 != 0)] = 0  # class 1 loses two thirds of its graphs to class 0
+    data = replace(data, y=y)
+    _, plain = make_folds(synthetic_ck, data, TrainConfig(arch="logreg", folds=4))
+    _, under = make_folds(synthetic_ck, data, TrainConfig(arch="logreg", folds=4, balance="undersample"))
+    for a, b in zip(plain, under):
+        np.testing.assert_array_equal(a.validation, b.validation)
+        np.testing.assert_array_equal(a.test, b.test)
+        counts = np.bincount(y[b.train], minlength=6)
+        assert len(set(counts.tolist())) == 1 and counts[0] == np.bincount(y[a.train])[1]
+        assert set(b.train) < set(a.train)
