@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
-__all__ = ["TrainConfig", "GNN_RECIPES", "LARGE_DATASET_GRAPHS", "LARGE_DATASET_RECIPES", "Balance", "Standardize", "Backend", "LabelScheme", "DEFAULT_EXTENTS", "DEFAULT_NOISE",
+__all__ = ["TrainConfig", "Hierarchy", "GNN_RECIPES", "LARGE_DATASET_GRAPHS", "LARGE_DATASET_RECIPES", "Balance", "Standardize", "Backend", "LabelScheme", "DEFAULT_EXTENTS", "DEFAULT_NOISE",
            "STUDY_MODELS", "STUDY_MODEL_NAMES", "STUDY_MASK_AUGMENT"]
 
 #: Occlusion sweeps: fractions of the landmarks occluded by BFS patches and random dropout.
@@ -68,6 +68,13 @@ class Backend(str, Enum):
     pyg = "pyg"
 
 
+class Hierarchy(str, Enum):
+    """Two-tier classification: none, or valence groups first (:mod:`fer_graph.models.hierarchy`)."""
+
+    none = "none"
+    valence = "valence"
+
+
 class LabelScheme(str, Enum):
     """Label schemes of :func:`fer_graph.labels.apply_label_scheme`."""
 
@@ -94,6 +101,8 @@ class TrainConfig:
         label_smoothing: cross-entropy label smoothing.
         folds: k of the subject-independent k-fold protocol.
         val_fraction: share of training subjects held out as inner validation.
+        hierarchy: ``none``, or ``valence``: a valence classifier, then one per valence group, probabilities
+            multiplied (:class:`fer_graph.models.hierarchy.HierarchicalClassifier`).
         labels, exclude: label scheme and excluded classes (:func:`fer_graph.labels.apply_label_scheme`).
         seed: seeds folds, initialisation, batching, dropout and augmentation.
         standardize: ``node`` (deviation from the training mean face, per landmark) or ``channel``
@@ -148,6 +157,7 @@ class TrainConfig:
     folds: int = 10
     val_fraction: float = 0.15
     labels: str = LabelScheme.native.value
+    hierarchy: str = Hierarchy.none.value
     exclude: tuple[str, ...] = ()
     seed: int = 0
     backend: str = Backend.fast.value
@@ -165,13 +175,16 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for name, enum in (("balance", Balance), ("standardize", Standardize), ("backend", Backend),
-                           ("labels", LabelScheme)):
+                           ("labels", LabelScheme), ("hierarchy", Hierarchy)):
             value = getattr(self, name)
             value = value.value if isinstance(value, Enum) else value
             if value not in {e.value for e in enum}:
                 raise ValueError(f"TrainConfig: {name}={value!r}; expected one of {[e.value for e in enum]}")
             setattr(self, name, value)
         self.exclude = tuple(self.exclude)
+        if self.hierarchy != "none" and self.labels == LabelScheme.valence3.value:
+            raise ValueError("TrainConfig: hierarchy='valence' needs the granular classes; labels='valence3' "
+                             "already merges them")
         if self.init_from is not None:
             self.init_from = None if str(self.init_from).lower() in ("", "none") else str(self.init_from)
         if self.mixup < 0:

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..config import (DEFAULT_EXTENTS, DEFAULT_NOISE, STUDY_MASK_AUGMENT, STUDY_MODEL_NAMES, Backend, Balance,
-                      LabelScheme, Standardize, TrainConfig)
+                      Hierarchy, LabelScheme, Standardize, TrainConfig)
 from ..exceptions import FerGraphError
 from ..models.pretrained import BUNDLED_MODELS
 from ..models.registry import list_models
@@ -128,6 +128,7 @@ def train_cmd(
     epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help=_RECIPE)] = None,
     balance: Annotated[Balance, typer.Option("--balance")] = Balance(_D.balance),
     labels: Annotated[LabelScheme, typer.Option("--labels")] = LabelScheme(_D.labels),
+    hierarchy: Annotated[Hierarchy, typer.Option("--hierarchy", help="valence: a valence (positive / negative / neutral) classifier, then one per valence group; P(class) = P(group) P(class | group)")] = Hierarchy(_D.hierarchy),
     exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="drop a class (repeatable)")] = None,
     features: Annotated[Optional[str], typer.Option("--features", help="e.g. apex, disp, apex+disp, apex+blendshapes")] = None,
     seed: Annotated[int, typer.Option("--seed")] = _D.seed,
@@ -159,7 +160,7 @@ def train_cmd(
                                        batch_size=batch_size, hidden=hidden, layers=layers, augment=augment,
                                        backend=backend, standardize=standardize, mask_augment=mask_augment,
                                        readout=readout, init_from=init_from, members=members,
-                                       occluded_attrs=occluded_attrs)
+                                       occluded_attrs=occluded_attrs, hierarchy=hierarchy.value)
         with train_progress(console, arch, cfg.epochs) as (on_fold, on_epoch):
             metrics = train(ds, cfg, out, on_fold=on_fold, on_epoch=on_epoch, refit=refit, workers=workers,
                             force=force)

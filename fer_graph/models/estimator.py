@@ -130,6 +130,8 @@ def make_classifier(arch: str, config, *, classes: list[str], topology, dims: in
         classes: class names; topology: the graphs' :class:`~fer_graph.graphs.topology.Topology`;
         dims: coordinates per landmark (2 or 3).
         refit: GNNs: retrain on all training subjects for the epoch count early stopping chose.
+        ``config.hierarchy`` other than ``"none"`` gives a :class:`~fer_graph.models.hierarchy.HierarchicalClassifier`
+        of ``arch`` models.
 
     Raises:
         ValueError: unknown ``arch`` (the message lists the registered names); ``config.members > 1`` for
@@ -140,6 +142,10 @@ def make_classifier(arch: str, config, *, classes: list[str], topology, dims: in
     from .sklearn_estimator import SklearnClassifier
 
     entry = get_model_entry(arch)
+    if getattr(config, "hierarchy", "none") != "none":
+        from .hierarchy import HierarchicalClassifier
+
+        return HierarchicalClassifier(arch, config, classes=classes, topology=topology, dims=dims, refit=refit)
     cls = GNNClassifier if entry.kind == "gnn" else SklearnClassifier
     if entry.kind != "gnn" and getattr(config, "members", 1) > 1:
         raise ValueError(f"members={config.members}: seed ensembles are for GNNs; {arch} is a {entry.kind} model")
@@ -147,7 +153,7 @@ def make_classifier(arch: str, config, *, classes: list[str], topology, dims: in
 
 
 #: File suffixes of saved models, one per model family.
-CHECKPOINT_SUFFIXES = (".pt", ".skops", ".onnx")
+CHECKPOINT_SUFFIXES = (".pt", ".skops", ".onnx", ".hier")
 
 
 def load_classifier(path: str | os.PathLike, *, backend: str = "fast") -> tuple[FaceClassifier, dict[str, Any]]:
@@ -156,8 +162,9 @@ def load_classifier(path: str | os.PathLike, *, backend: str = "fast") -> tuple[
     an explicit list of trusted types.
 
     Args:
-        path: a ``.pt`` (GNN), ``.skops`` (scikit-learn) or ``.onnx`` (GNN exported by
-            :func:`fer_graph.models.onnx_export.export_onnx`; ONNX Runtime, no PyTorch) file.
+        path: a ``.pt`` (GNN), ``.skops`` (scikit-learn), ``.onnx`` (GNN exported by
+            :func:`fer_graph.models.onnx_export.export_onnx`; ONNX Runtime, no PyTorch) or ``.hier``
+            (:class:`~fer_graph.models.hierarchy.HierarchicalClassifier`) file.
         backend: GNN layer implementation, ``"fast"`` or ``"pyg"`` (same weights).
 
     Raises:
@@ -178,4 +185,8 @@ def load_classifier(path: str | os.PathLike, *, backend: str = "fast") -> tuple[
         from .onnx_model import OnnxClassifier
 
         return OnnxClassifier.load(path)
+    if path.suffix == ".hier":
+        from .hierarchy import HierarchicalClassifier
+
+        return HierarchicalClassifier.load(path, backend=backend)
     raise ModelLoadError(f"{path}: unknown model file type {path.suffix!r}; expected one of {list(CHECKPOINT_SUFFIXES)}")

@@ -78,7 +78,8 @@ def write_report(ds: FaceGraphDataset, data: TrainingData, config: TrainConfig, 
         "accuracy_mean": float(accs.mean()), "accuracy_std": float(accs.std()),
         "macro_f1_mean": float(f1s.mean()), "macro_f1_std": float(f1s.std()),
         "per_fold": per_fold, "pooled": pooled, "classes": data.classes, "features": str(data.spec),
-        "labels": config.labels, "balance": config.balance, "seed": config.seed, "refit": refit,
+        "labels": config.labels, "balance": config.balance, "hierarchy": config.hierarchy, "seed": config.seed,
+        "refit": refit,
         "n_samples": int(len(data.y)), "wall_s": round(wall_s, 2),
     }
     vals = [f["val_accuracy"] for f in per_fold if f["val_accuracy"] is not None]
