@@ -83,6 +83,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
                             {"hidden": 32, "graph_asinh": 0.01, "graph_hidden": 64}),
     "hidden32_gatv2": ("hidden 32, GATv2 attention", {"hidden": 32, "extra": {"v2": True}}),
     "hidden32_weighted": ("hidden 32, class-weighted loss", {"hidden": 32, "balance": "weighted"}),
+    "hidden32_e80_weighted": ("hidden 32, 80 epochs, class-weighted loss",
+                              {"hidden": 32, "epochs": 80, "balance": "weighted"}),
     "hidden32_tta": ("hidden 32, mirror test-time augmentation (validation and test)",
                      {"hidden": 32, "mirror_tta": True}),
     "hidden64_bs64": ("hidden 64, blendshape branch", {"graph_hidden": 64}),
