@@ -207,7 +207,7 @@ def predict_cmd(
     smooth: Annotated[float, typer.Option("--smooth", min=0.0, help="video / camera: smooth probabilities over this many seconds (0: none)")] = 0.0,
     max_frames: Annotated[Optional[int], typer.Option("--max-frames", min=1, help="video / camera: stop after N frames")] = None,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="images: detect faces in N worker processes")] = 1,
-    visibility_model: Annotated[Optional[Path], typer.Option("--visibility-model", help="images: a train-visibility output; landmarks it estimates hidden are removed before a graph model classifies the face")] = None,
+    visibility_model: Annotated[Optional[Path], typer.Option("--visibility-model", help="images and videos: a train-visibility output; landmarks it estimates hidden are removed before a graph model classifies the face")] = None,
 ) -> None:
     """Image(s), video or camera -> Face Landmarker -> graph -> class probabilities, a row per face (or
     landmark CSV rows -> probabilities). Without --run: the bundled FER-2013 model."""

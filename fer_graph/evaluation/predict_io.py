@@ -32,7 +32,7 @@ def predict_path(inputs: str | os.PathLike | int, run: str | os.PathLike | None 
                  on_progress=None) -> dict[str, Any]:
     """:func:`predict_files`, or for a video file or a camera index (an int)
     :func:`fer_graph.evaluation.predict_video.predict_video_path` (``annotate``, ``smooth``, ``max_frames``
-    apply to those; ``plot``, ``tiles`` and ``visibility_model`` to images).
+    apply to those; ``plot`` and ``tiles`` to images; ``visibility_model`` to both).
 
     Raises:
         ValueError: video-only options given for images, or image-only options for a video.
@@ -43,12 +43,13 @@ def predict_path(inputs: str | os.PathLike | int, run: str | os.PathLike | None 
             raise ValueError(f"{inputs}: --annotate, --smooth and --max-frames apply to videos and cameras")
         return predict_files(inputs, run, model=model, plot=plot, out=out, max_faces=max_faces, tiles=tiles,
                              force=force, workers=workers, visibility_model=visibility_model, on_progress=on_progress)
-    if plot is not None or tiles or visibility_model is not None:
-        raise ValueError(f"{inputs}: --plot, --tiles and --visibility-model apply to images; --annotate draws on a video")
+    if plot is not None or tiles:
+        raise ValueError(f"{inputs}: --plot and --tiles apply to images; --annotate draws on a video")
     from .predict_video import predict_video_path
 
     return predict_video_path(inputs, run, model=model, out=out, annotate=annotate, smooth=smooth,
-                              max_faces=max_faces, max_frames=max_frames, force=force, on_progress=on_progress)
+                              max_faces=max_faces, max_frames=max_frames, force=force,
+                              visibility_model=visibility_model, on_progress=on_progress)
 
 
 def predict_files(inputs: str | os.PathLike, run: str | os.PathLike | None = None, *,

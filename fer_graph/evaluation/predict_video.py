@@ -44,6 +44,7 @@ def predict_video_path(source: str | os.PathLike | int, run: str | os.PathLike |
                        model: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
                        annotate: str | os.PathLike | None = None, smooth: float = 0.0, max_faces: int = 10,
                        max_frames: int | None = None, force: bool = False,
+                       visibility_model: str | os.PathLike | None = None,
                        on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Predict every face of every frame of a video file or camera ``source`` (an int).
 
@@ -55,6 +56,9 @@ def predict_video_path(source: str | os.PathLike | int, run: str | os.PathLike |
         smooth: time constant in seconds of :func:`smooth_probabilities` (0: none).
         max_frames: stop after this many frames (cameras run until then, or until Ctrl-C).
         force: replace existing ``out`` / ``annotate`` files.
+        visibility_model: a ``train-visibility`` output: the landmarks it estimates hidden in each frame are
+            removed before a graph model classifies the face (its PyTorch checkpoint runs); each face's
+            count is in the CSV's ``hidden_landmarks``.
 
     Returns:
         ``{"input", "frames", "frames_with_face", "faces", "seconds", "frames_per_s", "csv", "annotated", "classes"}``.
@@ -69,7 +73,12 @@ def predict_video_path(source: str | os.PathLike | int, run: str | os.PathLike |
     for name, target in (("--out", out), ("--annotate", annotate)):
         if target is not None and Path(target).exists() and not force:
             raise ValueError(f"{target}: exists; choose another {name} file or pass --force to replace it")
-    em = ExpressionModel(run)
+    visibility = None
+    if visibility_model is not None:
+        from ..models.visibility import load_visibility
+
+        visibility = load_visibility(visibility_model)
+    em = ExpressionModel(run, onnx=visibility is None)
     info = video_info(source)
     total = info["frames"] if max_frames is None else min(info["frames"] or max_frames, max_frames)
     counts = {"frames": 0, "frames_with_face": 0, "faces": 0}
@@ -82,7 +91,8 @@ def predict_video_path(source: str | os.PathLike | int, run: str | os.PathLike |
         state: dict[int, tuple[float, np.ndarray]] = {}
         name = f"camera:{source}" if isinstance(source, int) else str(source)
         try:
-            for frame, faces, probs in em.predict_video(source, model=model, max_faces=max_faces, max_frames=max_frames):
+            for frame, faces, probs in em.predict_video(source, model=model, max_faces=max_faces, max_frames=max_frames,
+                                                        visibility=visibility):
                 probs = np.stack([smooth_probabilities(state, f.face, frame.time_s, p, smooth)
                                   for f, p in zip(faces, probs)]) if faces else probs
                 _write_frame(writer, name, frame, faces, probs, em.classes)
@@ -105,7 +115,7 @@ def _write_frame(writer, name: str, frame, faces, probs: np.ndarray, classes: li
         writer.writerow(csv_skip_row(name, frame.index, frame.time_s, "no_face", len(classes)))
     for f, p in zip(faces, probs):
         writer.writerow(csv_face_row(name, frame.index, frame.time_s, f.face, f.box, classes[int(p.argmax())], p,
-                                     f.tier, f.pad))
+                                     f.tier, f.pad, None if f.hidden is None else int(f.hidden.sum())))
 
 
 class _Annotator:

@@ -266,10 +266,11 @@ class ExpressionModel:
         return ImagePredictions(self.predict_faces(faces), faces, [r for r in found if isinstance(r, SkipRecord)])
 
     def predict_video(self, source: str | os.PathLike | int, *, model: str | os.PathLike | None = None,
-                      max_faces: int = 10, max_frames: int | None = None, batch_frames: int = 32
-                      ) -> Iterator[tuple[Any, list[FaceRecord], np.ndarray]]:
+                      max_faces: int = 10, max_frames: int | None = None, batch_frames: int = 32,
+                      visibility=None) -> Iterator[tuple[Any, list[FaceRecord], np.ndarray]]:
         """Track faces through a video file or camera (an int) and classify them, ``batch_frames`` frames
-        per graph-model call.
+        per graph-model call; with a ``visibility`` estimator (as :meth:`predict_images`), each face's
+        landmarks estimated hidden in its frame are removed before classification.
 
         Yields:
             ``(frame, faces, probs)`` per frame, in order: the :class:`~fer_graph.landmarks.video.Frame`, its
@@ -294,8 +295,10 @@ class ExpressionModel:
                 h, w = frame.rgb.shape[:2]
                 found = tracker.detect(frame)
                 ids = tracks.assign([f.box(w, h) for f in found], frame.index)
-                pending.append((frame, [FaceRecord.of(name, k, (w, h), f, frame.index, frame.time_s)
-                                        for k, f in zip(ids, found)]))
+                faces = [FaceRecord.of(name, k, (w, h), f, frame.index, frame.time_s) for k, f in zip(ids, found)]
+                if visibility is not None:
+                    faces = estimate_hidden(faces, visibility, self.topology.num_nodes, image=frame.rgb)
+                pending.append((frame, faces))
                 if len(pending) == batch_frames:
                     yield from self._classify_frames(pending)
                     pending = []
@@ -429,9 +432,11 @@ def _detect_in_pool(paths: list[str], model_path: str, options, tiles: bool, wor
     return [r for k in sorted(results) for r in results[k]]
 
 
-def estimate_hidden(faces: Sequence[FaceRecord], visibility, num_nodes: int) -> list[FaceRecord]:
+def estimate_hidden(faces: Sequence[FaceRecord], visibility, num_nodes: int, *,
+                    image: np.ndarray | None = None) -> list[FaceRecord]:
     """``faces`` with :attr:`FaceRecord.hidden` set by ``visibility`` from the patches around their first
-    ``num_nodes`` landmarks; each image is read again (EXIF-oriented, as for detection).
+    ``num_nodes`` landmarks, in ``image`` (``(H, W, 3)`` uint8 RGB: a video frame holding every face) or,
+    without it, in each face's image read again (EXIF-oriented, as for detection).
 
     Raises:
         ImageReadError: an image cannot be read again.
@@ -446,9 +451,10 @@ def estimate_hidden(faces: Sequence[FaceRecord], visibility, num_nodes: int) -> 
     images: dict[str, np.ndarray] = {}
     patches = []
     for f in faces:
-        if f.input not in images:
+        if image is None and f.input not in images:
             images = {f.input: load_rgb(f.input, keep_gray=True)}  # faces come image by image: keep one
-        patches.append(patch_features(images[f.input], f.pixel_landmarks()[:num_nodes, :2]))
+        pixels = image if image is not None else images[f.input]
+        patches.append(patch_features(pixels, f.pixel_landmarks()[:num_nodes, :2]))
     hidden = visibility.predict_hidden(np.stack(patches))
     return [replace(f, hidden=h) for f, h in zip(faces, hidden)]
 

@@ -79,3 +79,41 @@ def test_video_and_image_options_do_not_mix(tmp_path):
     assert result.exit_code == 1 and "--camera N" in result.output
     missing = runner.invoke(app, ["predict", "--camera", "7", "--max-frames", "1", "--out", str(tmp_path / "c.csv")])
     assert missing.exit_code == 1 and "camera 7: OpenCV cannot open it" in missing.output
+
+
+@pytest.mark.mediapipe
+def test_a_video_with_a_visibility_model_removes_what_each_frame_hides(model_path, tmp_path):
+    from fer_graph.evaluation.predictor import ExpressionModel
+    from fer_graph.occlusion.regions import get_region
+
+    class Mouth:  # a stand-in estimator: the mouth is hidden in every frame
+        def predict_hidden(self, patches):
+            assert patches.shape[1:] == (468, 50)
+            out = np.zeros(patches.shape[:2], bool)
+            out[:, list(get_region("mouth", "mediapipe468"))] = True
+            return out
+
+    clip = _clip(tmp_path / "clip.mp4")
+    em = ExpressionModel(onnx=False)
+    plain = list(em.predict_video(clip, model=model_path, max_frames=4))
+    hidden = list(em.predict_video(clip, model=model_path, max_frames=4, visibility=Mouth()))
+    faces = [(f, p, q) for (_, fs, ps), (_, gs, qs) in zip(plain, hidden) for f, p, q in zip(gs, ps, qs)]
+    assert faces and all(f.hidden.sum() == 80 for f, _, _ in faces)
+    assert max(np.abs(p - q).max() for _, p, q in faces) > 1e-3  # the mouth's landmarks were removed
+    np.testing.assert_allclose(np.stack([q for _, _, q in faces]).sum(1), 1.0, atol=1e-5)
+
+
+@pytest.mark.mediapipe
+def test_cli_video_with_a_visibility_model_reports_hidden_counts(model_path, tmp_path):
+    from fer_graph.models.visibility import VisibilityConfig, VisibilityEstimator
+
+    rng = np.random.default_rng(0)
+    VisibilityEstimator(config=VisibilityConfig(epochs=1)).fit(
+        rng.normal(size=(8, 468, 50)).astype(np.float32), rng.random((8, 468)) < 0.3).save(tmp_path / "vis" / "visibility.pt")
+    clip, out = _clip(tmp_path / "clip.mp4"), tmp_path / "clip.csv"
+    result = runner.invoke(app, ["predict", str(clip), "--model", str(model_path), "--out", str(out), "--max-frames", "3",
+                                 "--visibility-model", str(tmp_path / "vis")])
+    assert result.exit_code == 0, result.output
+    with out.open(newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["face"] != ""]
+    assert rows and all(0 <= int(r["hidden_landmarks"]) <= 468 for r in rows)
