@@ -118,6 +118,9 @@ class TrainConfig:
         occluded_attrs: GNNs: a graph with at least this share of its landmarks occluded (mask augmentation
             in training; removed or masked landmarks at prediction) has its graph attributes (blendshapes)
             replaced by the training mean, since an occluder corrupts them too (0: always used).
+        occluded_attrs_scope: ``face`` (the share of all landmarks decides, for every attribute at once) or
+            ``region`` (each blendshape by the share of its own region's landmarks,
+            :func:`fer_graph.occlusion.regions.attribute_region`).
         ema: decay of an exponential moving average of the weights, updated after every step; validation,
             early stopping and the saved model use the average (0: off).
         mixup: Beta parameter of mixup between training graphs (coordinates, graph attributes and targets
@@ -166,6 +169,7 @@ class TrainConfig:
     graph_hidden: int = 0
     graph_asinh: float = 0.0
     occluded_attrs: float = 0.0
+    occluded_attrs_scope: str = "face"
     ema: float = 0.0
     mixup: float = 0.0
     mirror_tta: bool = False
@@ -191,6 +195,9 @@ class TrainConfig:
             raise ValueError(f"TrainConfig: mixup={self.mixup}; expected a Beta parameter >= 0")
         if isinstance(self.members, bool) or not isinstance(self.members, int) or self.members < 1:
             raise ValueError(f"TrainConfig: members={self.members!r}; expected an int >= 1")
+        if self.occluded_attrs_scope not in ("face", "region"):
+            raise ValueError(f"TrainConfig: occluded_attrs_scope={self.occluded_attrs_scope!r}; expected 'face' or "
+                             "'region'")
         if not 0.0 <= self.occluded_attrs <= 1.0:
             raise ValueError(f"TrainConfig: occluded_attrs={self.occluded_attrs}; expected a share in [0, 1]")
         if not 0.0 <= self.ema < 1.0:
@@ -220,8 +227,17 @@ class TrainConfig:
         d["exclude"] = list(self.exclude)
         return d
 
-    def model_kwargs(self, in_channels: int, num_classes: int, graph_channels: int, num_nodes: int) -> dict[str, Any]:
-        """Keyword arguments of the GNN builders for data of these sizes."""
+    def model_kwargs(self, in_channels: int, num_classes: int, graph_channels: int, num_nodes: int,
+                     graph_names: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Keyword arguments of the GNN builders for data of these sizes (``graph_names``: the attributes'
+        names, which ``occluded_attrs_scope="region"`` needs)."""
+        regions = {}
+        if self.occluded_attrs and self.occluded_attrs_scope == "region" and graph_channels:
+            from .occlusion.regions import attribute_region
+
+            if len(graph_names) != graph_channels:
+                raise ValueError("TrainConfig: occluded_attrs_scope='region' needs the graph attributes' names")
+            regions = {"attr_regions": [attribute_region(n) for n in graph_names]}
         return {"in_channels": in_channels, "num_classes": num_classes, "hidden_channels": self.hidden,
                 "num_layers": self.layers, "heads": self.heads, "dropout": self.dropout,
                 "node_embedding": self.node_embedding, "num_nodes": num_nodes, "readout": self.readout,
@@ -229,4 +245,4 @@ class TrainConfig:
                 **({"visibility": True} if self.mask_augment > 0 else {}),
                 **({"graph_hidden": self.graph_hidden} if self.graph_hidden else {}),
                 **({"graph_asinh": self.graph_asinh} if self.graph_asinh else {}),
-                **({"occluded_attrs": self.occluded_attrs} if self.occluded_attrs else {}), **self.extra}
+                **({"occluded_attrs": self.occluded_attrs} if self.occluded_attrs else {}), **regions, **self.extra}

@@ -143,6 +143,7 @@ def train_cmd(
     force: Annotated[bool, typer.Option("--force", help="replace an existing run directory whole (kept until the new run is complete)")] = False,
     mask_augment: Annotated[Optional[float], typer.Option("--mask-augment", min=0.0, max=1.0, help="GNNs: probability of occluding a training graph (random region, BFS patch or node dropout; removal or masking); adds a visibility input; " + _RECIPE)] = None,
     occluded_attrs: Annotated[Optional[float], typer.Option("--occluded-attrs", min=0.0, max=1.0, help="GNNs: graphs with at least this share of landmarks occluded (mask augmentation; removed or masked at prediction) use the training mean instead of their blendshapes; 0: off; " + _RECIPE)] = None,
+    occluded_attrs_scope: Annotated[Optional[str], typer.Option("--occluded-attrs-scope", help="face: the share of all landmarks occluded decides for every blendshape; region: each blendshape by its own region (a masked mouth keeps the eye blendshapes); " + _RECIPE)] = None,
     init_from: Annotated[Optional[str], typer.Option("--init-from", help="GNNs: fine-tune from a checkpoint (.pt path, or a bundled model: " + ", ".join(BUNDLED_MODELS) + "); none: random initialisation; " + _RECIPE)] = None,
     members: Annotated[Optional[int], typer.Option("--members", min=1, help="GNNs: a seed ensemble of N models (seeds seed..seed+N-1) whose probabilities are averaged; " + _RECIPE)] = None,
     workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=1, help="folds (and ensemble members) fitted at once in worker processes, each with an even share of the torch threads (same results up to float rounding) [default: one per CPU core]")] = None,
@@ -160,7 +161,8 @@ def train_cmd(
                                        batch_size=batch_size, hidden=hidden, layers=layers, augment=augment,
                                        backend=backend, standardize=standardize, mask_augment=mask_augment,
                                        readout=readout, init_from=init_from, members=members,
-                                       occluded_attrs=occluded_attrs, hierarchy=hierarchy.value)
+                                       occluded_attrs=occluded_attrs, occluded_attrs_scope=occluded_attrs_scope,
+                                       hierarchy=hierarchy.value)
         with train_progress(console, arch, cfg.epochs) as (on_fold, on_epoch):
             metrics = train(ds, cfg, out, on_fold=on_fold, on_epoch=on_epoch, refit=refit, workers=workers,
                             force=force)

@@ -8,8 +8,10 @@ for every subclass, so ``state_dict`` keys and seeded initial weights agree betw
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -90,7 +92,7 @@ class ClassifierBase(nn.Module):
                  norm: str = "layer", readout: str = "mean+max", graph_channels: int = 0,
                  num_nodes: int | None = None, node_embedding: int = 0, standardize: str = "channel",
                  visibility: bool = False, graph_hidden: int = 0, graph_asinh: float = 0.0,
-                 occluded_attrs: float = 0.0) -> None:
+                 occluded_attrs: float = 0.0, attr_regions: Sequence[str] | None = None) -> None:
         super().__init__()
         _check_args(type(self).__name__, conv, hidden_channels, heads, norm, readout, num_nodes, node_embedding,
                     standardize)
@@ -104,6 +106,7 @@ class ClassifierBase(nn.Module):
         if not 0.0 <= occluded_attrs <= 1.0:
             raise ValueError(f"{type(self).__name__}: occluded_attrs={occluded_attrs} outside [0, 1]")
         self.occluded_attrs = float(occluded_attrs)
+        self.attr_regions = None if attr_regions is None else tuple(attr_regions)
         shape = (num_nodes, in_channels) if standardize == "node" else (in_channels,)
         self.register_buffer("x_mean", torch.zeros(shape))
         self.register_buffer("x_std", torch.ones(shape))
@@ -132,6 +135,9 @@ class ClassifierBase(nn.Module):
         self.graph_mlp = (nn.Sequential(nn.Linear(graph_channels, self.graph_hidden), nn.ELU(),
                                         nn.Linear(self.graph_hidden, self.graph_hidden), nn.ELU())
                           if self.graph_hidden else None)
+        # (A, V) node weights of each attribute's region, rows summing to 1; derived from the kwargs, so not saved
+        self.register_buffer("attr_nodes", _region_weights(self.attr_regions, graph_channels, num_nodes),
+                             persistent=False)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -183,11 +189,14 @@ class ClassifierBase(nn.Module):
         return self.input(h)
 
     def _attrs_dropped(self, occluded: Tensor | None) -> Tensor | None:
-        """``(B,)`` bool: graphs whose share of occluded landmarks ``occluded`` ``(B,)`` reaches
-        ``occluded_attrs``; None when the rule is off or nothing is occluded."""
+        """``(B, 1)`` bool (or ``(B, A)`` with ``attr_regions``): attributes whose share of occluded landmarks
+        (of the face, or of the attribute's region) reaches ``occluded_attrs``, from ``occluded`` ``(B, V)``
+        bool (True = occluded); None when the rule is off or nothing is occluded."""
         if not (self.occluded_attrs and self.graph_channels) or occluded is None:
             return None
-        return occluded >= self.occluded_attrs
+        occ = occluded.to(self.attr_nodes.dtype if self.attr_nodes.numel() else torch.float32)
+        share = occ @ self.attr_nodes.T if self.attr_nodes.numel() else occ.mean(1, keepdim=True)
+        return share >= self.occluded_attrs
 
     def _classify(self, pooled: list[Tensor], graph_attr: Tensor | None,
                   generator: torch.Generator | None = None, drop_attrs: Tensor | None = None) -> Tensor:
@@ -197,8 +206,8 @@ class ClassifierBase(nn.Module):
         (:meth:`_attrs_dropped`) get standardized attributes 0, the training mean.
 
         Shapes:
-            pooled: ``(B, hidden_channels)`` each; graph_attr: ``(B, A)`` or None; drop_attrs: ``(B,)`` bool
-            or None. Returns ``(B, C)``.
+            pooled: ``(B, hidden_channels)`` each; graph_attr: ``(B, A)`` or None; drop_attrs: ``(B, 1)`` or
+            ``(B, A)`` bool or None. Returns ``(B, C)``.
 
         Raises:
             ValueError: the model has graph channels and ``graph_attr`` is None.
@@ -210,7 +219,7 @@ class ClassifierBase(nn.Module):
                                  "forward needs graph_attr")
             g = (self._graph_transform(graph_attr) - self.g_mean) / self.g_std
             if drop_attrs is not None:
-                g = g.masked_fill(drop_attrs[:, None], 0.0)
+                g = g.masked_fill(drop_attrs, 0.0)
             z = torch.cat([z, g if self.graph_mlp is None else self.graph_mlp(g)], dim=-1)
         first, act, drop, last = self.head
         return last(dropout(act(first(z)), drop.p, drop.training, generator))
@@ -218,3 +227,26 @@ class ClassifierBase(nn.Module):
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.conv_type}, in={self.in_channels}, hidden={self.hidden_channels}, "
                 f"layers={self.num_layers}, classes={self.num_classes}, backend={self.backend!r})")
+
+
+def _region_weights(regions: tuple[str, ...] | None, channels: int, num_nodes: int | None) -> Tensor:
+    """``(A, V)`` float32: row a spreads weight 1 evenly over the landmarks of attribute a's region
+    (:func:`fer_graph.occlusion.regions.attribute_region`; ``""``: every landmark); ``(0, 0)`` without regions.
+
+    Raises:
+        ValueError: ``regions`` not one per attribute, or regions without ``num_nodes``.
+    """
+    if regions is None:
+        return torch.zeros(0, 0)
+    if len(regions) != channels or not num_nodes:
+        raise ValueError(f"attr_regions: {len(regions)} regions for {channels} graph attributes"
+                         + ("" if num_nodes else "; needs num_nodes"))
+    from ..graphs.topology import topology_for_points
+    from ..occlusion.regions import get_region
+
+    topology = topology_for_points(num_nodes, include_iris=num_nodes == 478)
+    out = torch.zeros(channels, num_nodes)
+    for a, region in enumerate(regions):
+        nodes = torch.as_tensor(np.asarray(get_region(region, topology), dtype=np.int64)) if region else slice(None)
+        out[a, nodes] = 1.0
+    return out / out.sum(1, keepdim=True)

@@ -216,7 +216,7 @@ def _new_loop(x: Tensor, graph_attr: Tensor | None, y: np.ndarray, train_idx: np
     """Build the module (initialised from ``config.seed``, then by ``warm_start``), its standardization,
     optimiser and streams."""
     kwargs = config.model_kwargs(x.shape[-1], num_classes, 0 if graph_attr is None else graph_attr.shape[-1],
-                                 topology.num_nodes)
+                                 topology.num_nodes, graph_names)
     init = torch_generator(config.seed)
     model = seeded_call(lambda: get_model(config.arch, **{**kwargs, "backend": config.backend}), init)
     model.set_standardization(x[train_idx], None if graph_attr is None else graph_attr[train_idx])

@@ -53,6 +53,9 @@ class GraphClassifier(ClassifierBase):
             ``visible`` False) gets its graph attributes replaced by the training mean: an occluder that hides
             landmarks corrupts the face's blendshapes too (Face Landmarker scores every blendshape from the
             whole face). 0 (the default): attributes are always used.
+        attr_regions: one region preset per graph attribute (:func:`fer_graph.occlusion.regions.attribute_region`;
+            ``""`` = the whole face): with it, ``occluded_attrs`` applies per attribute, to the share of that
+            region's landmarks occluded (a masked mouth keeps the eye and brow blendshapes).
         num_nodes: V; with ``node_embedding > 0`` every landmark gets a learned identity vector of that
             size added to its input (landmark graphs have fixed node identities that plain message passing
             cannot see).
@@ -96,15 +99,16 @@ class GraphClassifier(ClassifierBase):
             h = h + out if self.residual else out
         size = num_graphs if num_graphs is not None else int(batch.max()) + 1
         return self._classify(self._readout(h, batch, node_id, size), graph_attr,
-                              drop_attrs=self._attrs_dropped(self._occluded_share(batch, size, visible)))
+                              drop_attrs=self._attrs_dropped(self._occluded_nodes(batch, node_id, size, visible)))
 
-    def _occluded_share(self, batch: Tensor, size: int, visible: Tensor | None) -> Tensor | None:
-        """``(size,)`` share of each graph's ``num_nodes`` landmarks absent from the batch or unseen."""
-        if not (self.occluded_attrs and self.num_nodes):
+    def _occluded_nodes(self, batch: Tensor, node_id: Tensor | None, size: int,
+                        visible: Tensor | None) -> Tensor | None:
+        """``(size, num_nodes)`` bool: landmarks absent from each graph of the batch, or unseen."""
+        if not (self.occluded_attrs and self.num_nodes) or node_id is None:
             return None
-        seen = torch.ones_like(batch, dtype=torch.float32) if visible is None else visible.reshape(-1).float()
-        counted = torch.zeros(size, dtype=torch.float32, device=batch.device).index_add_(0, batch, seen)
-        return 1.0 - counted / self.num_nodes
+        seen = torch.zeros(size, self.num_nodes, dtype=torch.bool, device=batch.device)
+        seen[batch, node_id] = True if visible is None else visible.reshape(-1)
+        return ~seen
 
     def _readout(self, h: Tensor, batch: Tensor, node_id: Tensor | None, size: int) -> list[Tensor]:
         """Pooled node states, one ``(size, H)`` tensor per readout kind."""
@@ -217,7 +221,7 @@ class DenseGraphClassifier(ClassifierBase):
                         None if seen is None else seen[..., None])
         h = self._blocks(h, graph, mask)
         both = seen if mask is None or visible is None else visible & mask
-        occluded = None if both is None else 1.0 - both.float().mean(1)
+        occluded = None if both is None else ~both
         return self._classify(self._readout(h, mask), graph_attr, self.generator, self._attrs_dropped(occluded))
 
     def _blocks(self, h: Tensor, graph: FixedGraph, mask: Tensor | None) -> Tensor:

@@ -62,7 +62,8 @@ from ..graphs import topology as T
 from ..graphs.topology import Topology
 from . import _regions_468
 
-__all__ = ["REGION_NAMES", "RegionError", "list_regions", "get_region", "region_mask", "draw_region_gallery"]
+__all__ = ["REGION_NAMES", "RegionError", "list_regions", "get_region", "region_mask", "draw_region_gallery",
+           "attribute_region"]
 
 #: Names accepted by :func:`get_region`, in gallery order.
 REGION_NAMES: tuple[str, ...] = (
@@ -90,6 +91,23 @@ def _topology_name(topology: Topology | str) -> str:
     if name not in T.list_topologies():
         raise RegionError(f"unknown topology {name!r}; expected one of {T.list_topologies()}")
     return name
+
+
+#: Face region each MediaPipe blendshape (ARKit naming) is read from, by name prefix: brows, eyes (eyelids,
+#: gaze, and the cheek raise of ``cheekSquint``, AU6, which narrows the eye), nose, mouth (jaw, lips, tongue,
+#: cheek puff). Sides are not told apart: a blendshape counts as occluded when its region, both sides, is.
+_ATTRIBUTE_REGIONS = (("brow", "brows"), ("cheekSquint", "eyes"), ("eye", "eyes"), ("nose", "nose"),
+                      ("cheekPuff", "lower_face"), ("jaw", "lower_face"), ("mouth", "mouth"), ("tongue", "mouth"))
+
+
+def attribute_region(name: str) -> str:
+    """The region preset (:data:`REGION_NAMES`) a graph attribute is read from: the region of a blendshape
+    named ``name`` (:data:`_ATTRIBUTE_REGIONS`), or ``""`` (the whole face) for ``_neutral``, head pose and
+    unknown names."""
+    for prefix, region in _ATTRIBUTE_REGIONS:
+        if name.startswith(prefix):
+            return region
+    return ""
 
 
 def get_region(name: str, topology: Topology | str) -> np.ndarray:

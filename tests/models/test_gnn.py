@@ -153,3 +153,47 @@ def test_occluded_graphs_use_the_training_mean_of_their_attributes(backend):
         assert not torch.allclose(clean[0], clean_mean[0])  # nothing hidden: attributes used
     with pytest.raises(ValueError, match="occluded_attrs"):
         cls(2, 3, graph_channels=5, occluded_attrs=1.5)
+
+
+@pytest.mark.parametrize("backend", ["fast", "pyg"])
+def test_regional_attribute_drop_keeps_the_attributes_of_visible_regions(backend):
+    """attr_regions: with the mouth removed, mouth and whole-face attributes fall back to the training mean,
+    eye and brow attributes stay."""
+    from fer_graph.occlusion.regions import attribute_region, get_region
+
+    assert [attribute_region(n) for n in ("mouthSmileLeft", "jawOpen", "eyeBlinkRight", "cheekSquintLeft",
+                                          "browInnerUp", "noseSneerLeft", "_neutral", "yaw")] == \
+        ["mouth", "lower_face", "eyes", "eyes", "brows", "nose", "", ""]
+    torch.manual_seed(0)
+    cls = DenseGraphClassifier if backend == "fast" else GraphClassifier
+    model = cls(2, 3, conv="gat", hidden_channels=8, num_layers=1, heads=2, num_nodes=68, node_embedding=4,
+                readout="flatten", standardize="node", graph_channels=5, occluded_attrs=0.5,
+                attr_regions=("mouth", "mouth", "eyes", "", "brows")).eval()
+    model.set_standardization(torch.randn(40, 68, 2), torch.rand(40, 5))
+    assert "attr_nodes" not in model.state_dict()  # derived from the kwargs
+    x, attrs = torch.randn(1, 68, 2), torch.rand(1, 5) * 3
+    keep = torch.ones(1, 68, dtype=torch.bool)
+    keep[0, list(get_region("mouth", IBUG68))] = False  # 20 of 68: 29% of the face, all of the mouth
+
+    def run(g):
+        if backend == "fast":
+            return model(x, IBUG68.edge_index, graph_attr=g, mask=keep)
+        from torch_geometric.utils import subgraph
+
+        flat, ei, batch, nid = FixedTopologyBatcher(IBUG68.edge_index, 68)(x)
+        sub = keep.reshape(-1)
+        ei, _ = subgraph(sub, ei, relabel_nodes=True, num_nodes=len(sub))
+        return model(flat[sub], ei, batch[sub], nid[sub], graph_attr=g, num_graphs=1)
+
+    def meaned(cols):
+        g = attrs.clone()
+        g[:, cols] = model.g_mean[cols]
+        return g
+
+    with torch.no_grad():
+        torch.testing.assert_close(run(attrs), run(meaned([0, 1])))  # mouth attributes dropped...
+        assert not torch.allclose(run(attrs), run(meaned([0, 1, 2])))  # ...the eye attribute used
+        model.occluded_attrs = 0.25  # now the whole-face attribute (29% occluded) is dropped too
+        torch.testing.assert_close(run(attrs), run(meaned([0, 1, 3])))
+    with pytest.raises(ValueError, match="attr_regions"):
+        cls(2, 3, graph_channels=5, num_nodes=68, occluded_attrs=0.5, attr_regions=("mouth",))

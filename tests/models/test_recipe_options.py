@@ -186,3 +186,15 @@ def test_occluded_attrs_reaches_the_model_and_trains_with_mask_augmentation(synt
     assert model.occluded_attrs == 0.05 and model.visibility and len(logs) == 3
     with pytest.raises(ValueError, match="occluded_attrs"):
         TrainConfig(occluded_attrs=-0.1)
+
+
+def test_region_scope_gives_each_blendshape_its_region(synthetic_mesh_graphs):
+    names = ("mouthSmileLeft", "eyeBlinkLeft", "yaw")
+    cfg = TrainConfig(occluded_attrs=0.3, occluded_attrs_scope="region")
+    assert cfg.model_kwargs(2, 3, 3, 468, names)["attr_regions"] == ["mouth", "eyes", ""]
+    with pytest.raises(ValueError, match="names"):
+        cfg.model_kwargs(2, 3, 3, 468)
+    with pytest.raises(ValueError, match="occluded_attrs_scope"):
+        TrainConfig(occluded_attrs_scope="eyes")
+    model, _, kwargs = _fit(synthetic_mesh_graphs, mask_augment=1.0, occluded_attrs=0.3, occluded_attrs_scope="region")
+    assert model.attr_nodes.shape == (52, 468) and len(kwargs["attr_regions"]) == 52
