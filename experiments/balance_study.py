@@ -20,6 +20,8 @@ import json
 import sys
 from pathlib import Path
 
+from _report import write_table
+
 from fer_graph.runtime import configure
 
 configure()  # OpenMP settings before torch loads
@@ -91,11 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             for a in args.archs for b in args.balances}
     rows = _rows(runs)
     classes = next(iter(runs.values()))["classes"]
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "balance.json").write_text(json.dumps(rows, indent=2) + "\n")
-    lines = _table(rows, classes)
-    (args.out / "balance.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_table(args.out, "balance", rows, _table(rows, classes))
     return 0
 
 

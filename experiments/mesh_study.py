@@ -30,6 +30,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from _report import write_table
+
 from fer_graph.runtime import configure
 
 configure()  # OpenMP settings before torch loads
@@ -233,11 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     ranked = sorted(names, key=lambda n: -(runs[n][1].get("val_accuracy_mean") or 0.0))
     finalists = set() if args.train_subset else set(ranked[: args.finalists]) | {b for b in runs if b not in names}
     rows = [_row(n, runs[n][0], runs[n][1], n in finalists) for n in ranked + [b for b in runs if b not in names]]
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "ablation.json").write_text(json.dumps(rows, indent=2) + "\n")
-    lines = _table(rows)
-    (args.out / "ablation.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_table(args.out, "ablation", rows, _table(rows))
     return 0
 
 
