@@ -28,7 +28,8 @@ def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
 
 
 def _bfs_table(topology: Topology) -> np.ndarray:
-    known = topology.name in list_topologies() and get_topology(topology.name) is topology
+    # equal, not identical: a topology unpickled in a worker process is a copy of the registered one
+    known = topology.name in list_topologies() and get_topology(topology.name) == topology
     return _bfs_table_cached(topology.name) if known else _build_bfs_table(topology)
 
 
