@@ -109,8 +109,19 @@ class SklearnClassifier(FaceClassifier):
         idx = np.concatenate([fit_idx, validation])
         test_fold = np.concatenate([np.full(len(fit_idx), -1), np.zeros(len(validation), dtype=int)])
         search = GridSearchCV(est, grid, scoring="accuracy", cv=PredefinedSplit(test_fold), refit=False)
-        search.fit(feats[idx], y[idx])
+        search.fit(feats[idx], y[idx], **self._weights(est, y[idx]))
         return dict(search.best_params_), float(search.best_score_)
+
+    def _weights(self, est: Any, y: np.ndarray) -> dict[str, np.ndarray]:
+        """Fit keyword arguments: with ``balance="weighted"``, inverse-frequency ``sample_weight`` for an
+        estimator without a ``class_weight`` parameter (scikit-learn's MLP), routed to a pipeline's last
+        step; else none (the builder set ``class_weight="balanced"``)."""
+        if self.config.balance != "weighted" or any(k.endswith("class_weight") for k in est.get_params()):
+            return {}
+        from sklearn.utils.class_weight import compute_sample_weight
+
+        key = f"{est.steps[-1][0]}__sample_weight" if hasattr(est, "steps") else "sample_weight"
+        return {key: compute_sample_weight("balanced", y)}
 
     def fit(self, inputs: ModelInputs, y: np.ndarray, *, train: np.ndarray, validation: np.ndarray,
             on_epoch: Callable[[Any], None] | None = None) -> SklearnClassifier:
@@ -122,7 +133,8 @@ class SklearnClassifier(FaceClassifier):
         feats = flat_features(inputs, kind=self.inputs, dims=self.dims)
         self.best_params_, val_accuracy = self._search(est, dict(entry.grid), feats, y, train, validation)
         fit_idx = self._oversample(np.concatenate([train, validation]), y)
-        self.estimator_ = clone(est).set_params(**self.best_params_).fit(feats[fit_idx], y[fit_idx])
+        self.estimator_ = clone(est).set_params(**self.best_params_).fit(feats[fit_idx], y[fit_idx],
+                                                                         **self._weights(est, y[fit_idx]))
         self.fit_info_ = {"params": self.best_params_, "val_accuracy": val_accuracy}
         return self
 

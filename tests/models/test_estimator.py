@@ -148,3 +148,26 @@ def test_dist_pca_svm_fits_its_fixed_recipe_and_round_trips(tmp_path):
     path = clf.save(tmp_path / "m", {})
     again, _ = load_classifier(path)
     np.testing.assert_array_equal(again.predict_proba(ModelInputs(x)), clf.predict_proba(ModelInputs(x)))
+
+
+def test_weighted_balance_reaches_the_mlp_through_sample_weights(monkeypatch):
+    """scikit-learn's MLPClassifier has no class_weight: --balance weighted passes inverse-frequency sample
+    weights to its fit instead (models with class_weight keep it and get none)."""
+    from sklearn.neural_network import MLPClassifier
+
+    seen = []
+    real = MLPClassifier.fit
+    monkeypatch.setattr(MLPClassifier, "fit", lambda self, X, y, sample_weight=None:
+                        seen.append(sample_weight) or real(self, X, y, sample_weight=sample_weight))
+    rng = np.random.default_rng(0)
+    x = torch.tensor(rng.normal(size=(60, 3, 2)), dtype=torch.float32)
+    y = np.array([0] * 45 + [1] * 15)
+    for balance in ("none", "weighted"):
+        clf = make_classifier("mlp", TrainConfig(arch="mlp", balance=balance), classes=["a", "b"], topology=None, dims=2)
+        clf.fit(ModelInputs(x), y, train=np.arange(60), validation=np.array([], dtype=int))
+    plain, weighted = seen
+    assert plain is None
+    np.testing.assert_allclose(weighted, np.where(y == 0, 60 / (2 * 45), 60 / (2 * 15)))
+    logreg = make_classifier("logreg", TrainConfig(arch="logreg", balance="weighted"), classes=["a", "b"],
+                             topology=None, dims=2)
+    assert logreg._weights(get_model_entry("logreg").builder(class_weight="balanced"), y) == {}
