@@ -52,6 +52,22 @@ def predict_path(inputs: str | os.PathLike | int, run: str | os.PathLike | None 
                               visibility_model=visibility_model, on_progress=on_progress)
 
 
+def load_predictors(run: str | os.PathLike | None, visibility_model: str | os.PathLike | None = None):
+    """``(ExpressionModel, visibility estimator or None)`` for ``predict``: with a visibility model, the
+    expression model runs its PyTorch checkpoint (an ONNX export takes no node mask).
+
+    Raises:
+        as :class:`~fer_graph.evaluation.predictor.ExpressionModel` and
+        :func:`~fer_graph.models.visibility.load_visibility`.
+    """
+    visibility = None
+    if visibility_model is not None:
+        from ..models.visibility import load_visibility
+
+        visibility = load_visibility(visibility_model)
+    return ExpressionModel(run, onnx=visibility is None), visibility
+
+
 def predict_files(inputs: str | os.PathLike, run: str | os.PathLike | None = None, *,
                   model: str | os.PathLike | None = None, plot: str | os.PathLike | None = None,
                   out: str | os.PathLike | None = None, max_faces: int = 10, tiles: bool = False,
@@ -90,12 +106,7 @@ def predict_files(inputs: str | os.PathLike, run: str | os.PathLike | None = Non
             raise ValueError(f"{target}: is a folder; {name} takes a file path")
         if target is not None and Path(target).exists() and not force:
             raise ValueError(f"{target}: exists; choose another {name} file or pass --force to replace it")
-    visibility = None
-    if visibility_model is not None:
-        from ..models.visibility import load_visibility
-
-        visibility = load_visibility(visibility_model)
-    em = ExpressionModel(run, onnx=visibility is None)
+    em, visibility = load_predictors(run, visibility_model)
     if inputs.suffix.lower() in (".csv", ".pts"):
         if visibility is not None:
             raise ValueError(f"{inputs}: --visibility-model needs images (landmark files carry no pixels)")

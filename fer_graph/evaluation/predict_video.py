@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 
 from .._io import _umask, atomic_path
-from .predict_io import csv_face_row, csv_header, csv_skip_row
-from .predictor import ExpressionModel
+from .predict_io import csv_face_row, csv_header, csv_skip_row, load_predictors
 
 __all__ = ["predict_video_path", "smooth_probabilities", "default_video_output"]
 
@@ -73,12 +72,7 @@ def predict_video_path(source: str | os.PathLike | int, run: str | os.PathLike |
     for name, target in (("--out", out), ("--annotate", annotate)):
         if target is not None and Path(target).exists() and not force:
             raise ValueError(f"{target}: exists; choose another {name} file or pass --force to replace it")
-    visibility = None
-    if visibility_model is not None:
-        from ..models.visibility import load_visibility
-
-        visibility = load_visibility(visibility_model)
-    em = ExpressionModel(run, onnx=visibility is None)
+    em, visibility = load_predictors(run, visibility_model)
     info = video_info(source)
     total = info["frames"] if max_frames is None else min(info["frames"] or max_frames, max_frames)
     counts = {"frames": 0, "frames_with_face": 0, "faces": 0}

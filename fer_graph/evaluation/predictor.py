@@ -295,21 +295,23 @@ class ExpressionModel:
                 h, w = frame.rgb.shape[:2]
                 found = tracker.detect(frame)
                 ids = tracks.assign([f.box(w, h) for f in found], frame.index)
-                faces = [FaceRecord.of(name, k, (w, h), f, frame.index, frame.time_s) for k, f in zip(ids, found)]
-                if visibility is not None:
-                    faces = estimate_hidden(faces, visibility, self.topology.num_nodes, image=frame.rgb)
-                pending.append((frame, faces))
+                pending.append((frame, [FaceRecord.of(name, k, (w, h), f, frame.index, frame.time_s)
+                                        for k, f in zip(ids, found)]))
                 if len(pending) == batch_frames:
-                    yield from self._classify_frames(pending)
+                    yield from self._classify_frames(pending, visibility)
                     pending = []
-            yield from self._classify_frames(pending)
+            yield from self._classify_frames(pending, visibility)
 
-    def _classify_frames(self, pending: list) -> Iterator[tuple[Any, list[FaceRecord], np.ndarray]]:
-        probs = self.predict_faces([f for _, faces in pending for f in faces])
+    def _classify_frames(self, pending: list, visibility=None) -> Iterator[tuple[Any, list[FaceRecord], np.ndarray]]:
+        faces = [f for _, fs in pending for f in fs]
+        if visibility is not None:  # one estimate over the batch, each face in its own frame
+            faces = estimate_hidden(faces, visibility, self.topology.num_nodes,
+                                    images=[frame.rgb for frame, fs in pending for _ in fs])
+        probs = self.predict_faces(faces)
         start = 0
-        for frame, faces in pending:
-            yield frame, faces, probs[start:start + len(faces)]
-            start += len(faces)
+        for frame, fs in pending:
+            yield frame, faces[start:start + len(fs)], probs[start:start + len(fs)]
+            start += len(fs)
 
     def _require_mesh(self) -> None:
         if not self.topology.name.startswith("mediapipe"):
@@ -433,10 +435,11 @@ def _detect_in_pool(paths: list[str], model_path: str, options, tiles: bool, wor
 
 
 def estimate_hidden(faces: Sequence[FaceRecord], visibility, num_nodes: int, *,
-                    image: np.ndarray | None = None) -> list[FaceRecord]:
-    """``faces`` with :attr:`FaceRecord.hidden` set by ``visibility`` from the patches around their first
-    ``num_nodes`` landmarks, in ``image`` (``(H, W, 3)`` uint8 RGB: a video frame holding every face) or,
-    without it, in each face's image read again (EXIF-oriented, as for detection).
+                    images: Sequence[np.ndarray] | None = None) -> list[FaceRecord]:
+    """``faces`` with :attr:`FaceRecord.hidden` set by ``visibility`` (one network call) from the patches
+    around their first ``num_nodes`` landmarks, in ``images`` (one ``(H, W, 3)`` uint8 RGB array per face: the
+    video frames they were found in) or, without them, in each face's image read again (EXIF-oriented, as
+    for detection).
 
     Raises:
         ImageReadError: an image cannot be read again.
@@ -448,12 +451,12 @@ def estimate_hidden(faces: Sequence[FaceRecord], visibility, num_nodes: int, *,
 
     if not faces:
         return []
-    images: dict[str, np.ndarray] = {}
-    patches = []
-    for f in faces:
-        if image is None and f.input not in images:
-            images = {f.input: load_rgb(f.input, keep_gray=True)}  # faces come image by image: keep one
-        pixels = image if image is not None else images[f.input]
+    patches, last, pixels = [], None, None
+    for i, f in enumerate(faces):
+        if images is not None:
+            pixels = images[i]
+        elif f.input != last:  # faces come image by image: read each once
+            pixels, last = load_rgb(f.input, keep_gray=True), f.input
         patches.append(patch_features(pixels, f.pixel_landmarks()[:num_nodes, :2]))
     hidden = visibility.predict_hidden(np.stack(patches))
     return [replace(f, hidden=h) for f, h in zip(faces, hidden)]

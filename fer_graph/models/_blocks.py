@@ -194,7 +194,7 @@ class ClassifierBase(nn.Module):
         bool (True = occluded); None when the rule is off or nothing is occluded."""
         if not (self.occluded_attrs and self.graph_channels) or occluded is None:
             return None
-        occ = occluded.to(self.attr_nodes.dtype if self.attr_nodes.numel() else torch.float32)
+        occ = occluded.float()
         share = occ @ self.attr_nodes.T if self.attr_nodes.numel() else occ.mean(1, keepdim=True)
         return share >= self.occluded_attrs
 

@@ -85,7 +85,7 @@ class SklearnClassifier(FaceClassifier):
         self.estimator_: Any = None
         self.best_params_: dict[str, Any] = {}
 
-    def _oversample(self, idx: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def _resample(self, idx: np.ndarray, y: np.ndarray) -> np.ndarray:
         """``idx`` itself; with ``balance="oversample"`` every class drawn up to the largest one's count; with
         ``"undersample"`` a class-balanced subset (the final fit on training and validation graphs too)."""
         if self.config.balance == "undersample":
@@ -105,7 +105,7 @@ class SklearnClassifier(FaceClassifier):
 
         if len(ParameterGrid(grid)) < 2 or not len(validation):
             return {}, None
-        fit_idx = self._oversample(train, y)
+        fit_idx = self._resample(train, y)
         idx = np.concatenate([fit_idx, validation])
         test_fold = np.concatenate([np.full(len(fit_idx), -1), np.zeros(len(validation), dtype=int)])
         search = GridSearchCV(est, grid, scoring="accuracy", cv=PredefinedSplit(test_fold), refit=False)
@@ -132,7 +132,7 @@ class SklearnClassifier(FaceClassifier):
                         class_weight="balanced" if self.config.balance == "weighted" else None)
         feats = flat_features(inputs, kind=self.inputs, dims=self.dims)
         self.best_params_, val_accuracy = self._search(est, dict(entry.grid), feats, y, train, validation)
-        fit_idx = self._oversample(np.concatenate([train, validation]), y)
+        fit_idx = self._resample(np.concatenate([train, validation]), y)
         self.estimator_ = clone(est).set_params(**self.best_params_).fit(feats[fit_idx], y[fit_idx],
                                                                          **self._weights(est, y[fit_idx]))
         self.fit_info_ = {"params": self.best_params_, "val_accuracy": val_accuracy}
