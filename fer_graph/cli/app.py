@@ -210,6 +210,7 @@ def predict_cmd(
     max_frames: Annotated[Optional[int], typer.Option("--max-frames", min=1, help="video / camera: stop after N frames")] = None,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="images: detect faces in N worker processes")] = 1,
     visibility_model: Annotated[Optional[Path], typer.Option("--visibility-model", help="images and videos: a train-visibility output; landmarks it estimates hidden are removed before a graph model classifies the face")] = None,
+    eye_model: Annotated[Optional[Path], typer.Option("--eye-model", help="eye_state.json of train-eye-state for the eye-state columns (default: the packaged model)")] = None,
 ) -> None:
     """Image(s), video or camera -> Face Landmarker -> graph -> class probabilities, a row per face (or
     landmark CSV rows -> probabilities). Without --run: the bundled FER-2013 model."""
@@ -222,7 +223,7 @@ def predict_cmd(
         with task_progress(console, disable=camera is None and inputs.is_file() and not _is_video(inputs)) as update:
             result = predict_path(source, run, model=model, plot=plot, out=out, max_faces=max_faces, tiles=tiles,
                                   force=force, annotate=annotate, smooth=smooth, max_frames=max_frames,
-                                  workers=workers, visibility_model=visibility_model,
+                                  workers=workers, visibility_model=visibility_model, eye_model=eye_model,
                                   on_progress=lambda done, total: update("predict", done, total))
     except _ERRORS as exc:
         _fail(exc)
@@ -318,6 +319,38 @@ def train_visibility_cmd(
             console.print(f"{part}: ROC-AUC {s['auc']:.3f}  F1 {s.get('f1', float('nan')):.3f}  "
                           f"flagged {s['flagged_rate']:.3f}  (n landmarks {s['n']})", highlight=False)
     console.print(f"model: {out / 'visibility.pt'}   metrics: {out / 'metrics.json'}", highlight=False)
+
+
+@app.command("train-eye-state")
+def train_eye_state_cmd(
+    root: Annotated[Path, typer.Option("--root", help="image folders eye_closed/ eye_narrowed/ eye_open/ eye_wide/ (the eye_ prefix is optional)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder for eye_state.json, metrics.json and the landmark cache")],
+    features: Annotated[str, typer.Option("--features", help="comma-separated per-eye features: ear, iris_ratio, blink, squint, wide")] = "ear,iris_ratio,blink,squint,wide",
+    folds: Annotated[int, typer.Option("--folds", min=2, help="cross-validation folds for the agreement estimate (grouped by image)")] = 5,
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="face detection worker processes")] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="seeds the cross-validation folds")] = 0,
+    model: Annotated[Optional[Path], typer.Option("--model", help="Face Landmarker .task file (default: $FER_GRAPH_FACE_LANDMARKER)")] = None,
+) -> None:
+    """Fit the ordinal eye-state model (closed < narrowed < open < wide) on labelled face images; use it
+    with predict --eye-model OUT/eye_state.json."""
+    from ..training.eye_state import train_eye_state
+
+    try:
+        with task_progress(console) as update:
+            metrics = train_eye_state(root, out, model_path=model, workers=workers, folds=folds, seed=seed,
+                                      features=_csv_names(features, []),
+                                      on_progress=lambda done, total: update("detect", done, total))
+    except _ERRORS as exc:
+        _fail(exc)
+    cv = metrics["cross_validation"]
+    console.print(f"{metrics['faces']} faces ({metrics['skipped']} skipped); eyes per state: {metrics['eyes_per_state']}",
+                  highlight=False)
+    if "accuracy" in cv:
+        console.print(f"cross-validated: accuracy {cv['accuracy']:.3f}  MAE {cv['mae_steps']:.3f} steps  "
+                      f"quadratic kappa {cv['kappa_quadratic']:.3f}", highlight=False)
+    else:
+        console.print(f"no cross-validation: {cv['skipped']}", highlight=False)
+    console.print(f"model: {out / 'eye_state.json'}   metrics: {out / 'metrics.json'}", highlight=False)
 
 
 @app.command("occlusion-sweep")

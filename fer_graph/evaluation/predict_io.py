@@ -10,18 +10,21 @@ from typing import Any
 import numpy as np
 
 from .._io import atomic_path
+from ..landmarks.eyes import EYES
 from ..landmarks.video import VIDEO_EXTENSIONS
+from ..models.eye_state import EyeStateModel
 from .predictor import ExpressionModel
 
 __all__ = ["predict_path", "predict_files", "plot_prediction", "write_predictions_csv", "csv_header", "csv_face_row",
-           "csv_skip_row", "CSV_HEAD", "CSV_TAIL"]
+           "csv_skip_row", "face_eye_states", "CSV_HEAD", "CSV_TAIL"]
 
 _IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
 
 
 #: Columns of the predictions CSV before the probabilities (``p_<class>``) and after them.
 CSV_HEAD = ("input", "frame", "time_s", "face", "x", "y", "w", "h", "label")
-CSV_TAIL = ("detection_tier", "border", "hidden_landmarks", "skipped")
+CSV_TAIL = ("detection_tier", "border", "hidden_landmarks", "left_eye", "left_eye_score", "right_eye", "right_eye_score",
+            "skipped")
 
 
 def predict_path(inputs: str | os.PathLike | int, run: str | os.PathLike | None = None, *,
@@ -29,10 +32,10 @@ def predict_path(inputs: str | os.PathLike | int, run: str | os.PathLike | None 
                  out: str | os.PathLike | None = None, max_faces: int = 10, tiles: bool = False,
                  force: bool = False, annotate: str | os.PathLike | None = None, smooth: float = 0.0,
                  max_frames: int | None = None, workers: int = 1, visibility_model: str | os.PathLike | None = None,
-                 on_progress=None) -> dict[str, Any]:
+                 eye_model: str | os.PathLike | None = None, on_progress=None) -> dict[str, Any]:
     """:func:`predict_files`, or for a video file or a camera index (an int)
     :func:`fer_graph.evaluation.predict_video.predict_video_path` (``annotate``, ``smooth``, ``max_frames``
-    apply to those; ``plot`` and ``tiles`` to images; ``visibility_model`` to both).
+    apply to those; ``plot`` and ``tiles`` to images; ``visibility_model`` and ``eye_model`` to both).
 
     Raises:
         ValueError: video-only options given for images, or image-only options for a video.
@@ -42,14 +45,15 @@ def predict_path(inputs: str | os.PathLike | int, run: str | os.PathLike | None 
         if annotate is not None or smooth or max_frames is not None:
             raise ValueError(f"{inputs}: --annotate, --smooth and --max-frames apply to videos and cameras")
         return predict_files(inputs, run, model=model, plot=plot, out=out, max_faces=max_faces, tiles=tiles,
-                             force=force, workers=workers, visibility_model=visibility_model, on_progress=on_progress)
+                             force=force, workers=workers, visibility_model=visibility_model, eye_model=eye_model,
+                             on_progress=on_progress)
     if plot is not None or tiles:
         raise ValueError(f"{inputs}: --plot and --tiles apply to images; --annotate draws on a video")
     from .predict_video import predict_video_path
 
     return predict_video_path(inputs, run, model=model, out=out, annotate=annotate, smooth=smooth,
                               max_faces=max_faces, max_frames=max_frames, force=force,
-                              visibility_model=visibility_model, on_progress=on_progress)
+                              visibility_model=visibility_model, eye_model=eye_model, on_progress=on_progress)
 
 
 def load_predictors(run: str | os.PathLike | None, visibility_model: str | os.PathLike | None = None):
@@ -72,7 +76,7 @@ def predict_files(inputs: str | os.PathLike, run: str | os.PathLike | None = Non
                   model: str | os.PathLike | None = None, plot: str | os.PathLike | None = None,
                   out: str | os.PathLike | None = None, max_faces: int = 10, tiles: bool = False,
                   force: bool = False, workers: int = 1, visibility_model: str | os.PathLike | None = None,
-                  on_progress=None) -> dict[str, Any]:
+                  eye_model: str | os.PathLike | None = None, on_progress=None) -> dict[str, Any]:
     """Predict every face of an image, of every image below a folder (sorted), or every row of a landmark CSV.
 
     Args:
@@ -88,10 +92,12 @@ def predict_files(inputs: str | os.PathLike, run: str | os.PathLike | None = Non
         visibility_model: a ``train-visibility`` output: the landmarks it estimates hidden are removed
             before classification (graph models; a bundled model then runs its PyTorch checkpoint) and each
             face's count is reported (``hidden_landmarks``).
+        eye_model: a ``train-eye-state`` model (``None``: the packaged default) giving each face's ``eyes``
+            (``{"left": {"state", "score"}, "right": ...}``; ``None`` for 68-point landmark inputs).
 
     Returns:
-        ``{"predictions": [{"input", "face", "box", "detection_tier", "border", "hidden_landmarks", "label",
-        "probabilities"}],
+        ``{"predictions": [{"input", "face", "box", "detection_tier", "border", "hidden_landmarks", "eyes",
+        "label", "probabilities"}],
         "skipped": [{"path", "reason", "detail"}], "classes"}`` plus ``"csv"`` / ``"plot"`` when written.
 
     Raises:
@@ -115,7 +121,8 @@ def predict_files(inputs: str | os.PathLike, run: str | os.PathLike | None = Non
         files, others = _folder_files(inputs)
         found = em.predict_images(files, model=model, max_faces=max_faces, tiles=tiles, workers=workers,
                                   on_progress=on_progress, visibility=visibility)
-        rows = [_face_row(em.classes, f, p) for f, p in zip(found.faces, found.probs)]
+        eyes = face_eye_states(found.faces, EyeStateModel.load(eye_model))
+        rows = [_face_row(em.classes, f, p, e) for f, p, e in zip(found.faces, found.probs, eyes)]
         skipped = [s.__dict__ for s in found.skipped] + others
         first = [(f, r) for f, r in zip(found.faces, rows) if f.input == found.faces[0].input] if found.faces else None
     result: dict[str, Any] = {"predictions": rows, "skipped": skipped, "classes": em.classes}
@@ -128,11 +135,26 @@ def predict_files(inputs: str | os.PathLike, run: str | os.PathLike | None = Non
     return result
 
 
-def _face_row(classes: list[str], face, probs: np.ndarray) -> dict[str, Any]:
-    return {"input": face.input, "face": face.face, "box": [round(v, 1) for v in face.box],
+def _face_row(classes: list[str], face, probs: np.ndarray, eyes: dict[str, dict] | None) -> dict[str, Any]:
+    return {"eyes": eyes, "input": face.input, "face": face.face, "box": [round(v, 1) for v in face.box],
             "detection_tier": face.tier, "border": face.pad, "frame": face.frame, "time_s": face.time_s,
             "hidden_landmarks": None if face.hidden is None else int(face.hidden.sum()),
             "label": classes[int(probs.argmax())], "probabilities": {c: float(v) for c, v in zip(classes, probs)}}
+
+
+def face_eye_states(faces, model) -> list[dict[str, dict] | None]:
+    """Each detected face's eye states under ``model`` (an
+    :class:`~fer_graph.models.eye_state.EyeStateModel`; see its ``face_states``); ``None`` for faces without
+    the 478 iris-refined landmarks."""
+    if not faces:
+        return []
+    full = [i for i, f in enumerate(faces) if len(f.landmarks) >= 478]
+    out: list[dict[str, dict] | None] = [None] * len(faces)
+    states = model.face_states(np.stack([faces[i].pixel_landmarks() for i in full]),
+                               np.stack([faces[i].blendshapes for i in full])) if full else []
+    for i, s in zip(full, states):
+        out[i] = s
+    return out
 
 
 def _folder_files(inputs: Path) -> tuple[list[Path], list[dict[str, Any]]]:
@@ -181,7 +203,7 @@ def write_predictions_csv(path: str | os.PathLike, rows: list[dict[str, Any]], s
         for r in rows:
             w.writerow(csv_face_row(r["input"], r["frame"], r["time_s"], r["face"], r["box"], r["label"],
                                     [r["probabilities"][c] for c in classes], r["detection_tier"], r["border"],
-                                    r.get("hidden_landmarks")))
+                                    r.get("hidden_landmarks"), r.get("eyes")))
         for s in skipped:
             reason = s["reason"] + (f": {s['detail']}" if s.get("detail") else "")
             w.writerow(csv_skip_row(s["path"], None, None, reason, len(classes)))
@@ -193,17 +215,20 @@ def csv_header(classes: list[str]) -> list[str]:
 
 
 def csv_face_row(input: str, frame: int | None, time_s: float | None, face: int, box, label: str, probs,
-                 tier: int | None, border: float | None, hidden: int | None = None) -> list[str]:
+                 tier: int | None, border: float | None, hidden: int | None = None,
+                 eyes: dict[str, dict] | None = None) -> list[str]:
     """One face's row of a predictions CSV (empty cells for what an input lacks: frame, box, tier, the
-    hidden-landmark count of a visibility estimator)."""
+    hidden-landmark count of a visibility estimator, eye states of 68-point landmarks)."""
+    eye_cells = [c for e in EYES for c in ((eyes[e]["state"], f"{eyes[e]['score']:.3f}") if eyes else ("", ""))]
     return [input, _blank(frame), "" if time_s is None else f"{time_s:.3f}", str(face),
             *([f"{v:.1f}" for v in box] if box is not None else [""] * 4), label, *[f"{v:.5f}" for v in probs],
-            _blank(tier), _blank(border), _blank(hidden), ""]
+            _blank(tier), _blank(border), _blank(hidden), *eye_cells, ""]
 
 
 def csv_skip_row(input: str, frame: int | None, time_s: float | None, reason: str, n_classes: int) -> list[str]:
     """The row of an input (or video frame) without a prediction: only where it is and why."""
-    return [input, _blank(frame), "" if time_s is None else f"{time_s:.3f}", *[""] * (6 + n_classes + 3), reason]
+    return [input, _blank(frame), "" if time_s is None else f"{time_s:.3f}", *[""] * (6 + n_classes + len(CSV_TAIL) - 1),
+            reason]
 
 
 def _blank(v) -> str:

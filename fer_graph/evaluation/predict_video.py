@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from .._io import _umask, atomic_path
-from .predict_io import csv_face_row, csv_header, csv_skip_row, load_predictors
+from ..models.eye_state import EyeStateModel
+from .predict_io import csv_face_row, csv_header, csv_skip_row, face_eye_states, load_predictors
 
 __all__ = ["predict_video_path", "smooth_probabilities", "default_video_output"]
 
@@ -43,7 +44,7 @@ def predict_video_path(source: str | os.PathLike | int, run: str | os.PathLike |
                        model: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
                        annotate: str | os.PathLike | None = None, smooth: float = 0.0, max_faces: int = 10,
                        max_frames: int | None = None, force: bool = False,
-                       visibility_model: str | os.PathLike | None = None,
+                       visibility_model: str | os.PathLike | None = None, eye_model: str | os.PathLike | None = None,
                        on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Predict every face of every frame of a video file or camera ``source`` (an int).
 
@@ -58,6 +59,7 @@ def predict_video_path(source: str | os.PathLike | int, run: str | os.PathLike |
         visibility_model: a ``train-visibility`` output: the landmarks it estimates hidden in each frame are
             removed before a graph model classifies the face (its PyTorch checkpoint runs); each face's
             count is in the CSV's ``hidden_landmarks``.
+        eye_model: a ``train-eye-state`` model for the CSV's eye-state columns (``None``: the packaged default).
 
     Returns:
         ``{"input", "frames", "frames_with_face", "faces", "seconds", "frames_per_s", "csv", "annotated", "classes"}``.
@@ -73,6 +75,7 @@ def predict_video_path(source: str | os.PathLike | int, run: str | os.PathLike |
         if target is not None and Path(target).exists() and not force:
             raise ValueError(f"{target}: exists; choose another {name} file or pass --force to replace it")
     em, visibility = load_predictors(run, visibility_model)
+    eyes_of = EyeStateModel.load(eye_model)
     info = video_info(source)
     total = info["frames"] if max_frames is None else min(info["frames"] or max_frames, max_frames)
     counts = {"frames": 0, "frames_with_face": 0, "faces": 0}
@@ -89,7 +92,7 @@ def predict_video_path(source: str | os.PathLike | int, run: str | os.PathLike |
                                                         visibility=visibility):
                 probs = np.stack([smooth_probabilities(state, f.face, frame.time_s, p, smooth)
                                   for f, p in zip(faces, probs)]) if faces else probs
-                _write_frame(writer, name, frame, faces, probs, em.classes)
+                _write_frame(writer, name, frame, faces, probs, em.classes, face_eye_states(faces, eyes_of))
                 if video is not None:
                     video.write(frame.rgb, faces, probs)
                 counts["frames"] += 1
@@ -104,12 +107,12 @@ def predict_video_path(source: str | os.PathLike | int, run: str | os.PathLike |
             "csv": str(out), "annotated": None if annotate is None else str(annotate), "classes": em.classes}
 
 
-def _write_frame(writer, name: str, frame, faces, probs: np.ndarray, classes: list[str]) -> None:
+def _write_frame(writer, name: str, frame, faces, probs: np.ndarray, classes: list[str], eyes: list) -> None:
     if not faces:
         writer.writerow(csv_skip_row(name, frame.index, frame.time_s, "no_face", len(classes)))
-    for f, p in zip(faces, probs):
+    for f, p, e in zip(faces, probs, eyes):
         writer.writerow(csv_face_row(name, frame.index, frame.time_s, f.face, f.box, classes[int(p.argmax())], p,
-                                     f.tier, f.pad, None if f.hidden is None else int(f.hidden.sum())))
+                                     f.tier, f.pad, None if f.hidden is None else int(f.hidden.sum()), e))
 
 
 class _Annotator:

@@ -558,7 +558,7 @@ def _entries(folder: Path, skipped: list[SkipRecord]) -> list[Path]:
     return out
 
 
-def scan_image_tree(root: str | os.PathLike) -> ImageScan:
+def scan_image_tree(root: str | os.PathLike, *, label_of: Callable[..., str] = canonical_label) -> ImageScan:
     """List the labelled images under ``root`` and the symlinks met that cannot be followed.
 
     Two layouts are recognised from where the images are::
@@ -569,7 +569,9 @@ def scan_image_tree(root: str | os.PathLike) -> ImageScan:
     Images must sit directly in label folders. Hidden entries, non-image files (``SOURCE.md``) and
     folders without images are ignored. Extensions: :data:`IMAGE_EXTENSIONS`, any case. Symlinks are
     followed; a dangling one, or one looping back to itself or a folder above it, is recorded in
-    ``skipped`` (``"broken_link"`` / ``"link_loop"``) and never followed.
+    ``skipped`` (``"broken_link"`` / ``"link_loop"``) and never followed. ``label_of(folder_name, where=...)``
+    maps a label folder's name to the label (expression labels by default; eye states:
+    :func:`fer_graph.landmarks.eyes.eye_state_label`).
 
     Raises:
         DatasetLayoutError: ``root`` is not a folder, has images directly in it, mixes label folders with
@@ -600,7 +602,7 @@ def scan_image_tree(root: str | os.PathLike) -> ImageScan:
         groups = [(root.resolve().name, d, images[d]) for d in label_dirs]
     items = []
     for split, folder, found in groups:
-        label = canonical_label(folder.name, where=str(folder))
+        label = label_of(folder.name, where=str(folder))
         for path in found:
             m = _SUBJECT_RE.match(path.stem)
             items.append(ImageItem(path=path, sample_id=path.relative_to(root).as_posix(), split=split,
@@ -764,6 +766,7 @@ def extract_image_folder(
     options: DetectionOptions = DetectionOptions(),
     on_progress: Callable[[int, int], None] | None = None,
     pin_workers: bool = True,
+    label_of: Callable[..., str] = canonical_label,
 ) -> LandmarkSet:
     """Detect one face per image of a labelled folder tree with the MediaPipe Face Landmarker.
 
@@ -785,6 +788,7 @@ def extract_image_folder(
             read and then as images complete (every image in-process, every 32 images with workers).
         pin_workers: pin each worker to one CPU when there are enough (see
             :func:`fer_graph.landmarks._mediapipe_worker.init_worker`); off to measure the difference.
+        label_of: maps label folder names to labels (see :func:`scan_image_tree`).
 
     Returns:
         a :class:`LandmarkSet` with ``source="mediapipe"``, ``units="image-normalized"`` and, for the N
@@ -808,7 +812,7 @@ def extract_image_folder(
         workers = os.cpu_count() or 1
     if workers < 0:
         raise ValueError(f"workers={workers}; expected an int >= 0 (0 or 1: in this process)")
-    scan = scan_image_tree(root)
+    scan = scan_image_tree(root, label_of=label_of)
     items = scan.items
     model_path = resolve_model_path(model)
     folder = _cache_folder(Path(cache_dir), options, model_path)
