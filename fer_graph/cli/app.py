@@ -96,6 +96,9 @@ def build_graphs_cmd(
     include_z: Annotated[Optional[bool], typer.Option("--include-z/--no-include-z", help="MediaPipe z as a third node coordinate [default: with --pose-align]")] = None,
     include_iris: Annotated[bool, typer.Option("--include-iris", help="keep the 10 iris points (478 nodes)")] = False,
     apex_frames: Annotated[int, typer.Option("--apex-frames", min=1, help="CK+ lands: last K frames of each sequence as samples")] = 1,
+    sequences: Annotated[bool, typer.Option("--sequences", help="CK+ lands: a sequence dataset, every graph with its frames from onset to apex (for --arch stgcn)")] = False,
+    frames: Annotated[int, typer.Option("--frames", min=2, help="with --sequences: frames per sequence")] = 16,
+    frame_sampling: Annotated[str, typer.Option("--frame-sampling", help="with --sequences: 'uniform' (resampled over the sequence) or 'ends' (the first and last frames/2 as recorded)")] = "uniform",
     label: Annotated[Optional[str], typer.Option("--label", help="--source csv: the label of every row of a file without a label column (one OpenFace video)")] = None,
     subject: Annotated[Optional[str], typer.Option("--subject", help="--source csv: the subject of every row of a file without a subject column")] = None,
     force: Annotated[bool, typer.Option("--force", help="rebuild even if an up-to-date dataset exists")] = False,
@@ -108,6 +111,7 @@ def build_graphs_cmd(
             _, summary = build_graphs(source.value, root, out, workers=workers, model=model,
                                       align=_build_align(source.value, pose_align, align, include_z),
                                       include_z=include_z, include_iris=include_iris, apex_frames=apex_frames,
+                                      sequences=frames if sequences else 0, frame_sampling=frame_sampling,
                                       label=label, subject=subject, force=force, on_progress=on_progress)
     except _ERRORS as exc:
         _fail(exc)

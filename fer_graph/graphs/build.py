@@ -31,6 +31,8 @@ def build_graphs(
     include_z: bool | None = None,
     include_iris: bool = False,
     apex_frames: int = 1,
+    sequences: int = 0,
+    frame_sampling: str = "uniform",
     label: str | None = None,
     subject: str | None = None,
     force: bool = False,
@@ -53,6 +55,8 @@ def build_graphs(
             Defaults (``None``): ``"mediapipe"`` builds 3-D pose-aligned graphs (``align="pose"``,
             ``include_z=True``: the better inputs in docs/results.md), other sources 2-D eye-aligned ones;
             ``align="pose"`` implies ``include_z``.
+        sequences, frame_sampling: ``"ck-lands"``: > 0 builds a sequence dataset, every graph also carrying
+            its sequence as ``frames`` of that many frames (``CKLandsGraphs``' ``sequence_frames``).
         label, subject: ``"csv"`` sources: the label and subject of every row of a file without those
             columns (one OpenFace / py-feat video, say).
         force: rebuild even when an up-to-date processed dataset exists.
@@ -65,7 +69,8 @@ def build_graphs(
         ``processed_dir``, ``rebuilt``).
 
     Raises:
-        ValueError: unknown ``source``; ``label`` or ``subject`` for a source other than ``"csv"``.
+        ValueError: unknown ``source``; ``label`` or ``subject`` for a source other than ``"csv"``;
+            ``sequences`` for a source other than ``"ck-lands"``.
         NoSamplesError: every input was skipped; ``OUT/skipped.csv`` is written first and the message
             gives the top reasons with counts and that path. A failed build leaves no processed folder.
         DatasetLayoutError, LandmarkFileError, UnknownLabelError, ModelFileError: from the sources.
@@ -74,12 +79,15 @@ def build_graphs(
         raise ValueError(f"source={source!r}; expected one of {list(SOURCES)}")
     if source != "csv" and (label is not None or subject is not None):
         raise ValueError(f"label / subject apply to csv sources; {source} takes labels from its layout")
+    if sequences and source != "ck-lands":
+        raise ValueError(f"sequences apply to ck-lands sources (videos: predict them); got {source}")
     align, include_z = resolve_alignment(source, align, include_z)
     path = resolve_dataset_path(root, _DEFAULT_ROOTS.get(source))
     out_dir = Path(out) if out is not None else default_output_dir(path)
     start = time.perf_counter()
     if source == "ck-lands":
-        ds: FaceGraphDataset = CKLandsGraphs(out_dir, path, apex_frames=apex_frames, align=align, force_reload=force)
+        ds: FaceGraphDataset = CKLandsGraphs(out_dir, path, apex_frames=apex_frames, align=align, force_reload=force,
+                                             sequence_frames=sequences, frame_sampling=frame_sampling)
     elif source == "csv":
         ds = LandmarkCSVGraphs(out_dir, path, align=align, include_z=include_z, include_iris=include_iris,
                                label=label, subject=subject, force_reload=force)

@@ -336,6 +336,8 @@ def _to_storage(lms: LandmarkSet, options: dict[str, Any]) -> tuple[Data, dict[s
     names = _add_indices(store, lms)
     if lms.onset is not None:
         store["onset"] = norm("onset")[0]
+    if lms.frames is not None:
+        store["frames"] = _normalized_frames(lms, topo, dims, options.get("align", True))
     _add_face_attributes(store, lms)
     slices = _slices(store, n, topo.num_nodes)
     store["sample_id"] = list(lms.sample_ids)
@@ -347,6 +349,15 @@ def _to_storage(lms: LandmarkSet, options: dict[str, Any]) -> tuple[Data, dict[s
             "skipped": [{"path": r.path, "reason": r.reason, "detail": r.detail} for r in lms.skipped],
             "attributes": sorted(k for k in store if k != "sample_id")}
     return Data(**store), slices, meta
+
+
+def _normalized_frames(lms: LandmarkSet, topo: Topology, dims: int, align) -> Tensor:
+    """``(N * V, T, D)`` float32: every frame normalized on its own as ``pos`` is, laid out node-major so a
+    graph's ``V`` rows are contiguous like ``pos``."""
+    n, t, v, _ = lms.frames.shape
+    px = lms.pixel_points("frames").reshape(n * t, v, -1)
+    pts, _ = normalize_for_topology(px, topo, dims=dims, align=align)
+    return torch.from_numpy(np.ascontiguousarray(pts.reshape(n, t, v, dims).transpose(0, 2, 1, 3).reshape(n * v, t, dims)))
 
 
 def _add_indices(store: dict[str, Any], lms: LandmarkSet) -> dict[str, Any]:
@@ -381,7 +392,7 @@ def _slices(store: dict[str, Any], n: int, num_nodes: int) -> dict[str, Tensor]:
     """InMemoryDataset slices: ``num_nodes`` rows per graph for ``pos``/``onset``, one for the rest."""
     slices: dict[str, Tensor] = {}
     for key in store:
-        per = num_nodes if key in ("pos", "onset") else 1
+        per = num_nodes if key in ("pos", "onset", "frames") else 1
         slices[key] = torch.arange(0, n * per + 1, per, dtype=torch.long)
     return slices
 
@@ -409,6 +420,10 @@ class CKLandsGraphs(FaceGraphDataset):
         transform: PyG transform applied on access.
         force_reload: rebuild even if a matching processed folder exists.
 
+        sequence_frames, frame_sampling: > 0: a sequence dataset, each graph also carrying ``frames``
+            ``(V, T, D)``, T frames from onset to apex, each normalized as ``pos``
+            (:func:`fer_graph.landmarks.frames.resample_frames`); 0: frames not stored.
+
     Items carry ``onset`` (the normalized neutral frame), so displacement features are
     ``pos - onset``. 357 labelled sequences, 99 subjects, 6 classes with the shipped data.
     """
@@ -416,14 +431,21 @@ class CKLandsGraphs(FaceGraphDataset):
     source = "ck-lands"
 
     def __init__(self, root: str | os.PathLike, raw_root: str | os.PathLike, *, apex_frames: int = 1,
-                 align: bool = True, transform: Callable | None = None, force_reload: bool = False) -> None:
+                 align: bool = True, sequence_frames: int = 0, frame_sampling: str = "uniform",
+                 transform: Callable | None = None, force_reload: bool = False) -> None:
         self._raw_root = Path(raw_root)
         if not (self._raw_root / "emotion.csv").is_file():
             raise DatasetLayoutError(
                 f"{self._raw_root}: no emotion.csv; expected the CK+ lands folder "
                 "(emotion.csv + SXXX/omlands.csv, see data/README.md)"
             )
-        super().__init__(root, options={"apex_frames": apex_frames, "align": align,
+        from ..landmarks.frames import FRAME_SAMPLINGS
+
+        if sequence_frames and (sequence_frames < 2 or frame_sampling not in FRAME_SAMPLINGS):
+            raise ValueError(f"sequence_frames={sequence_frames}, frame_sampling={frame_sampling!r}; expected >= 2 "
+                             f"frames and one of {list(FRAME_SAMPLINGS)}")
+        seq = {"sequence_frames": sequence_frames, "frame_sampling": frame_sampling} if sequence_frames else {}
+        super().__init__(root, options={"apex_frames": apex_frames, "align": align, **seq,
                                         "raw_root": str(self._raw_root.resolve())},
                          transform=transform, force_reload=force_reload)
 
@@ -437,7 +459,9 @@ class CKLandsGraphs(FaceGraphDataset):
     def read_landmarks(self) -> LandmarkSet:
         from ..landmarks.ck_lands import read_ck_lands
 
-        return read_ck_lands(self._raw_root, apex_frames=self.options["apex_frames"])
+        return read_ck_lands(self._raw_root, apex_frames=self.options["apex_frames"],
+                             sequence_frames=self.options.get("sequence_frames", 0),
+                             frame_sampling=self.options.get("frame_sampling", "uniform"))
 
 
 class LandmarkCSVGraphs(FaceGraphDataset):

@@ -3,7 +3,9 @@
 A feature spec is a ``+``-joined string of tokens:
 
 - node tokens: ``apex`` (normalized coordinates of the sample frame; ``coords`` is a synonym),
-  ``disp`` (displacement from the neutral onset frame, ``pos - onset``; CK+ lands only);
+  ``disp`` (displacement from the neutral onset frame, ``pos - onset``; CK+ lands only), ``seq`` (sequence
+  datasets, alone: per node the T frames' coordinates and displacements from the onset, frame after frame,
+  ``(V, T * 2D)``; the input of ``--arch stgcn``);
 - graph tokens: ``blendshapes`` (52 MediaPipe scores), ``pose`` (pitch, yaw, roll in degrees / 90).
 
 Examples: ``"apex+disp"`` (CK+ lands default), ``"apex+blendshapes"`` (MediaPipe default), ``"disp"``.
@@ -23,7 +25,7 @@ if TYPE_CHECKING:  # datasets need PyG; features of detected faces (numpy) need 
 
 __all__ = ["FeatureSpec", "NODE_TOKENS", "GRAPH_TOKENS", "POSE_NAMES", "default_features"]
 
-NODE_TOKENS = ("apex", "disp")
+NODE_TOKENS = ("apex", "disp", "seq")
 GRAPH_TOKENS = ("blendshapes", "pose")
 #: Columns of the ``pose`` token, in order (degrees / 90).
 POSE_NAMES = ("pitch", "yaw", "roll")
@@ -57,6 +59,9 @@ class FeatureSpec:
         node = tuple(t for t in NODE_TOKENS if t in tokens)
         if not node:
             raise ValueError(f"features={spec!r}: needs at least one node token from {list(NODE_TOKENS)}")
+        if "seq" in node and len(node) > 1:
+            raise ValueError(f"features={spec!r}: 'seq' holds every frame's coordinates and displacements; "
+                             "use it without 'apex' or 'disp'")
         return cls(node, tuple(t for t in GRAPH_TOKENS if t in tokens))
 
     def __str__(self) -> str:
@@ -64,20 +69,26 @@ class FeatureSpec:
 
     def check(self, ds: FaceGraphDataset) -> None:
         """Raise ``ValueError`` if ``ds`` lacks what the spec needs (names the missing attribute)."""
-        need = {"disp": "onset", "blendshapes": "blendshapes", "pose": "head_pose"}
+        need = {"disp": "onset", "seq": "frames", "blendshapes": "blendshapes", "pose": "head_pose"}
         attrs = set(ds.meta["attributes"])
         for token in self.node + self.graph:
             if token in need and need[token] not in attrs:
                 raise ValueError(f"features {str(self)!r}: the dataset has no {need[token]!r} "
                                  f"(source {ds.meta['source']}); available: {sorted(attrs)}")
 
-    def node_from(self, pos: Tensor, onset: Tensor | None = None) -> Tensor:
+    def node_from(self, pos: Tensor, onset: Tensor | None = None, frames: Tensor | None = None) -> Tensor:
         """``(G, V, F)`` node features (tensors in, tensor out; numpy arrays in, array out) from ``pos`` ``(G, V, D)`` normalized coordinates (IOD units) and, for
-        ``disp``, ``onset`` ``(G, V, D)`` normalized neutral frames. The one place node features are assembled.
+        ``disp``, ``onset`` ``(G, V, D)`` normalized neutral frames; for ``seq``, ``frames`` ``(G, V, T, D)``
+        (and ``onset``): ``(G, V, T * 2D)``. The one place node features are assembled.
 
         Raises:
-            ValueError: ``disp`` without ``onset``.
+            ValueError: ``disp`` without ``onset``; ``seq`` without ``frames`` or ``onset``.
         """
+        if "seq" in self.node:
+            if frames is None or onset is None:
+                raise ValueError(f"features {str(self)!r} use sequences: pass frames= and onset=")
+            per_frame = _cat([frames, frames - onset[:, :, None]])
+            return per_frame.reshape(*per_frame.shape[:2], -1)
         if "disp" in self.node and onset is None:
             raise ValueError(f"features {str(self)!r} use displacements: pass onset=")
         parts = [pos if t == "apex" else pos - onset for t in self.node]
@@ -107,9 +118,12 @@ class FeatureSpec:
         return tuple(n for t in self.graph for n in (BLENDSHAPE_NAMES if t == "blendshapes" else POSE_NAMES))
 
     def node_features(self, ds: FaceGraphDataset) -> Tensor:
-        """``(G, V, F)`` float32 node features of every graph of ``ds`` (F = tokens x coordinate dims)."""
+        """``(G, V, F)`` float32 node features of every graph of ``ds`` (F = tokens x coordinate dims; ``seq``:
+        frames x 2 x coordinate dims)."""
         self.check(ds)
-        return self.node_from(ds.tensor("pos"), ds.tensor("onset") if "disp" in self.node else None)
+        seq = "seq" in self.node
+        return self.node_from(ds.tensor("pos"), ds.tensor("onset") if "disp" in self.node or seq else None,
+                              ds.tensor("frames") if seq else None)
 
     def graph_features(self, ds: FaceGraphDataset) -> Tensor | None:
         """``(G, A)`` float32 graph-level attributes, or ``None`` when the spec has none."""

@@ -48,6 +48,8 @@ class LandmarkSet:
         transforms: optional ``(N, 4, 4)`` float32 facial transformation matrices (canonical face → camera).
         image_sizes: optional ``(N, 2)`` int32 image (width, height) in pixels.
         tiers: optional ``(N,)`` int8, index of the detection-confidence tier that found the face.
+        frames: optional ``(N, T, V, D)`` float32 landmarks of T frames of each sample's sequence, onset to
+            apex (same units; :func:`fer_graph.landmarks.frames.resample_frames`).
         skipped: inputs that yielded no sample, with reasons.
     """
 
@@ -64,6 +66,7 @@ class LandmarkSet:
     transforms: np.ndarray | None = None
     image_sizes: np.ndarray | None = None
     tiers: np.ndarray | None = None
+    frames: np.ndarray | None = None
     skipped: list[SkipRecord] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -71,10 +74,12 @@ class LandmarkSet:
         if self.points.ndim != 3:
             raise ValueError(f"points must be (N, V, D); got shape {tuple(self.points.shape)}")
         for name in ("labels", "subjects", "sample_ids", "sequence_ids", "splits", "onset", "blendshapes",
-                     "transforms", "image_sizes", "tiers"):
+                     "transforms", "image_sizes", "tiers", "frames"):
             value = getattr(self, name)
             if value is not None and len(value) != n:
                 raise ValueError(f"{name} has {len(value)} entries, expected {n} (one per sample)")
+        if self.frames is not None and (self.frames.ndim != 4 or self.frames.shape[2:] != self.points.shape[1:]):
+            raise ValueError(f"frames must be (N, T, V, D) with points' (V, D); got {tuple(self.frames.shape)}")
         if self.units not in ("pixels", "image-normalized"):
             raise ValueError(f"units={self.units!r}; expected 'pixels' or 'image-normalized'")
 
@@ -86,7 +91,7 @@ class LandmarkSet:
         return int(self.points.shape[1])
 
     def pixel_points(self, which: str = "points") -> np.ndarray:
-        """``points`` (or ``onset``) in pixel-proportional units: x·W, y·H, z·W for image-normalized data.
+        """``points`` (or ``onset``, ``frames``) in pixel-proportional units: x·W, y·H, z·W for image-normalized data.
 
         Normalization by inter-ocular distance needs isotropic units; the Face Landmarker's x and y are
         divided by different sides on non-square images.
@@ -96,8 +101,9 @@ class LandmarkSet:
             return pts
         if self.image_sizes is None:
             raise ValueError("image-normalized landmarks need image_sizes to convert to pixels")
-        w = self.image_sizes[:, 0].astype(np.float32)[:, None]
-        h = self.image_sizes[:, 1].astype(np.float32)[:, None]
+        shape = (-1,) + (1,) * (pts.ndim - 2)  # (N, 1) for points, (N, 1, 1) for frames
+        w = self.image_sizes[:, 0].astype(np.float32).reshape(shape)
+        h = self.image_sizes[:, 1].astype(np.float32).reshape(shape)
         out = pts.astype(np.float32, copy=True)
         out[..., 0] *= w
         out[..., 1] *= h

@@ -29,6 +29,7 @@ from ..exceptions import DatasetLayoutError, LandmarkFileError, UnknownLabelErro
 from ..labels import CK_LANDS_CODES
 from ._text import read_text
 from ._types import LandmarkSet
+from .frames import resample_frames
 
 __all__ = ["CKLandsSequence", "read_ck_lands", "read_ck_lands_sequences", "read_omlands", "read_emotion_csv"]
 
@@ -187,7 +188,8 @@ def read_ck_lands_sequences(root: str | os.PathLike) -> list[CKLandsSequence]:
     return sequences
 
 
-def read_ck_lands(root: str | os.PathLike, *, apex_frames: int = 1) -> LandmarkSet:
+def read_ck_lands(root: str | os.PathLike, *, apex_frames: int = 1, sequence_frames: int = 0,
+                  frame_sampling: str = "uniform") -> LandmarkSet:
     """Labelled samples of the CK+ lands data: apex frame(s) with the sequence's neutral onset.
 
     Args:
@@ -195,19 +197,26 @@ def read_ck_lands(root: str | os.PathLike, *, apex_frames: int = 1) -> LandmarkS
         apex_frames: each of the last ``K`` frames of a labelled sequence becomes a sample (default 1:
             the apex only). The onset frame itself is never a sample, so at most ``T - 1`` per sequence.
             Samples of one sequence share ``subject`` and ``sequence_id``, so splits keep them together.
+        sequence_frames: > 0: also give each sample its sequence as ``frames``, that many frames from onset to
+            apex (:func:`fer_graph.landmarks.frames.resample_frames` with ``frame_sampling``); needs
+            ``apex_frames=1`` (one sample per sequence).
 
     Returns:
         :class:`LandmarkSet` with ``points`` and ``onset`` of shape ``(N, 68, 2)`` float32 in pixels,
-        ``sample_ids`` like ``"S010_001@17"`` (0-based frame index), ``source="ck-lands"``.
+        ``sample_ids`` like ``"S010_001@17"`` (0-based frame index), ``source="ck-lands"``; ``frames``
+        ``(N, sequence_frames, 68, 2)`` when asked for.
 
     Raises:
-        ValueError: ``apex_frames < 1``.
+        ValueError: ``apex_frames < 1``, ``sequence_frames`` with ``apex_frames > 1``, or an unknown
+            ``frame_sampling``.
         LandmarkFileError: ``emotion.csv`` has no rows after its header.
         DatasetLayoutError, LandmarkFileError, UnknownLabelError: see :func:`read_ck_lands_sequences`.
     """
     if apex_frames < 1:
         raise ValueError(f"apex_frames={apex_frames}; expected an integer >= 1")
-    points, onset, labels, subjects, sample_ids, sequence_ids = [], [], [], [], [], []
+    if sequence_frames and apex_frames != 1:
+        raise ValueError(f"sequence_frames={sequence_frames} needs apex_frames=1 (one sample per sequence)")
+    points, onset, labels, subjects, sample_ids, sequence_ids, frames = [], [], [], [], [], [], []
     for seq in read_ck_lands_sequences(root):
         if seq.label is None:
             continue
@@ -224,10 +233,13 @@ def read_ck_lands(root: str | os.PathLike, *, apex_frames: int = 1) -> LandmarkS
             subjects.append(seq.subject)
             sample_ids.append(f"{seq.sequence_id}@{i}")
             sequence_ids.append(seq.sequence_id)
+            if sequence_frames:
+                frames.append(resample_frames(np.asarray(seq.frames), sequence_frames, frame_sampling))
     if not points:
         raise LandmarkFileError(f"{Path(root) / 'emotion.csv'}:2: no subject;file;emotion rows after the header; "
                                 "expected one row per labelled sequence, e.g. S005;001;3")
     return LandmarkSet(
         points=np.stack(points), onset=np.stack(onset), labels=labels, subjects=subjects,
         sample_ids=sample_ids, sequence_ids=sequence_ids, units="pixels", source="ck-lands",
+        frames=np.stack(frames) if frames else None,
     )

@@ -30,6 +30,8 @@ class ModelEntry:
             ``"flat"`` (flattened node features and graph attributes), ``"blendshapes"``, or ``"distances"``
             (each landmark's distance to the face centroid, then the graph attributes).
         grid: scikit-learn hyper-parameter grid searched on inner validation (empty for GNNs).
+        features: the feature spec the model trains on when ``--features`` is not given (``"seq"`` for the
+            sequence model); ``None``: the dataset's default.
     """
 
     name: str
@@ -39,14 +41,15 @@ class ModelEntry:
     needs: tuple[str, ...] = ()
     grid: Mapping[str, tuple] = field(default_factory=dict)
     inputs: str = "flat"
+    features: str | None = None
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
 #: modules whose import registers the built-in models
-_BUILTIN_MODULES = ("fer_graph.models.gnn", "fer_graph.models.baselines")
+_BUILTIN_MODULES = ("fer_graph.models.gnn", "fer_graph.models.baselines", "fer_graph.models.stgcn")
 #: the built-in names, in registration order, so listing them imports nothing
 BUILTIN_MODELS = ("gcn", "gat", "logreg", "mlp", "svm", "pca-svm", "dist-pca-svm", "blendshape-svm",
-                  "blendshape-rf", "blendshape-gb")
+                  "blendshape-rf", "blendshape-gb", "stgcn")
 #: values of :attr:`ModelEntry.inputs`
 MODEL_INPUTS = ("flat", "blendshapes", "distances")
 
@@ -54,16 +57,16 @@ MODEL_INPUTS = ("flat", "blendshapes", "distances")
 def _load_builtins(name: str | None = None) -> None:
     """Import the module registering built-in model ``name`` (the GNNs or the scikit-learn baselines, so
     loading a GNN does not import scikit-learn), or every built-in module for other names."""
-    modules = _BUILTIN_MODULES[:1] if name in ("gcn", "gat") else _BUILTIN_MODULES[1:] \
-        if name in BUILTIN_MODELS else _BUILTIN_MODULES
+    modules = (_BUILTIN_MODULES[:1] if name in ("gcn", "gat") else _BUILTIN_MODULES[2:] if name == "stgcn"
+               else _BUILTIN_MODULES[1:2] if name in BUILTIN_MODELS else _BUILTIN_MODULES)
     for module in modules:
         importlib.import_module(module)
 
 
 def register_model(name: str, *, kind: str, description: str, needs: tuple[str, ...] = (),
-                   grid: Mapping[str, list] | None = None, inputs: str | None = None):
-    """Decorator registering ``builder`` under ``name`` (``inputs``: see :class:`ModelEntry`; default
-    ``"blendshapes"`` when ``needs`` has them, else ``"flat"``).
+                   grid: Mapping[str, list] | None = None, inputs: str | None = None, features: str | None = None):
+    """Decorator registering ``builder`` under ``name`` (``inputs``, ``features``: see :class:`ModelEntry`;
+    ``inputs`` defaults to ``"blendshapes"`` when ``needs`` has them, else ``"flat"``).
 
     Raises:
         ValueError: ``name`` is already registered, or ``kind`` or ``inputs`` is unknown.
@@ -78,7 +81,7 @@ def register_model(name: str, *, kind: str, description: str, needs: tuple[str, 
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is already registered")
         frozen = MappingProxyType({k: tuple(v) for k, v in (grid or {}).items()})
-        _REGISTRY[name] = ModelEntry(name, kind, builder, description, tuple(needs), frozen, inputs)
+        _REGISTRY[name] = ModelEntry(name, kind, builder, description, tuple(needs), frozen, inputs, features)
         return builder
 
     return wrap

@@ -88,10 +88,19 @@ def prepare_data(ds: FaceGraphDataset, config: TrainConfig) -> TrainingData:
         if need not in ds.meta["attributes"]:
             raise ValueError(f"--arch {config.arch} needs {need!r}, which {dataset_name(ds)} "
                              f"({ds.meta['source']}) does not have")
-    spec = FeatureSpec.parse(config.features) if config.features else default_features(ds)
+    features = config.features or get_model_entry(config.arch).features
+    spec = FeatureSpec.parse(features) if features else default_features(ds)
     classes, y, keep = apply_label_scheme(ds.classes, ds.tensor("y").numpy(), config.labels, config.exclude)
     kept = np.flatnonzero(keep)
     return TrainingData(ModelInputs.from_dataset(ds, spec, kept), np.asarray(y), groups_of(ds)[kept], classes, kept, spec)
+
+
+def with_sequence_frames(config: TrainConfig, spec: FeatureSpec, ds: FaceGraphDataset) -> TrainConfig:
+    """``config`` with the dataset's frames per sequence in its model kwargs (``extra["frames"]``) when the
+    features are the ``seq`` frame stacks (a sequence model reshapes ``(V, T * C)`` by it); else unchanged."""
+    if "seq" not in spec.node:
+        return config
+    return replace(config, extra={**config.extra, "frames": int(ds.meta["options"]["sequence_frames"])})
 
 
 def make_folds(ds: FaceGraphDataset, data: TrainingData, config: TrainConfig) -> tuple[str, list[Fold]]:
@@ -254,6 +263,7 @@ def _train_into(ds: FaceGraphDataset, config: TrainConfig, out: Path, *, on_fold
     start = time.perf_counter()
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     data = prepare_data(ds, config)
+    config = with_sequence_frames(config, data.spec, ds)
     protocol, folds = make_folds(ds, data, config)
     meta = _checkpoint_meta(ds, data, config)
     write_json(out / "config.json", {"config": config.to_dict(), "refit": refit, "dataset": dataset_name(ds),
