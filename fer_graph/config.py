@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
-__all__ = ["TrainConfig", "Hierarchy", "GNN_RECIPES", "LARGE_DATASET_GRAPHS", "LARGE_DATASET_RECIPES", "Balance", "Standardize", "Backend", "LabelScheme", "DEFAULT_EXTENTS", "DEFAULT_NOISE",
+__all__ = ["TrainConfig", "Hierarchy", "ARCH_RECIPES", "GNN_RECIPES", "LARGE_DATASET_GRAPHS", "LARGE_DATASET_RECIPES", "Balance", "Standardize", "Backend", "LabelScheme", "DEFAULT_EXTENTS", "DEFAULT_NOISE",
            "STUDY_MODELS", "STUDY_MODEL_NAMES", "STUDY_MASK_AUGMENT"]
 
 #: Occlusion sweeps: fractions of the landmarks occluded by BFS patches and random dropout.
@@ -42,6 +42,12 @@ GNN_RECIPES: dict[str, dict[str, Any]] = {"mediapipe468": _MESH_SMALL, "mediapip
 LARGE_DATASET_GRAPHS = 10_000
 #: Default GNN hyper-parameters per topology for datasets of more than :data:`LARGE_DATASET_GRAPHS` graphs.
 LARGE_DATASET_RECIPES: dict[str, dict[str, Any]] = {"mediapipe468": _MESH_LARGE, "mediapipe478": _MESH_LARGE}
+
+
+#: Default hyper-parameters per architecture, over the topology's recipe: the sequence model's width (its cost
+#: grows with frames x width^2; 32 keeps a CK+ lands 10-fold run within minutes on 2 cores) and its readout (the mean
+#: over frames and landmarks of ST-GCN, not the 68-point GAT's flatten).
+ARCH_RECIPES: dict[str, dict[str, Any]] = {"stgcn": {"hidden": 32, "readout": "mean"}}
 
 
 class Balance(str, Enum):
@@ -207,8 +213,8 @@ class TrainConfig:
     def for_topology(cls, topology: str, n_graphs: int = 0, **given: Any) -> TrainConfig:
         """The config of a run on ``n_graphs`` graphs of ``topology`` (``"ibug68"``, ``"mediapipe468"``...):
         the field defaults, then that topology's :data:`GNN_RECIPES` entry when ``arch`` is a GNN (its
-        :data:`LARGE_DATASET_RECIPES` entry above :data:`LARGE_DATASET_GRAPHS` graphs), then ``given`` (values
-        that are ``None`` count as not given).
+        :data:`LARGE_DATASET_RECIPES` entry above :data:`LARGE_DATASET_GRAPHS` graphs), then the arch's
+        :data:`ARCH_RECIPES` entry, then ``given`` (values that are ``None`` count as not given).
 
         Raises:
             ValueError: as the constructor; unknown ``arch`` (the registered names are listed).
@@ -219,7 +225,7 @@ class TrainConfig:
         arch = given.get("arch", cls.arch)
         recipes = LARGE_DATASET_RECIPES if n_graphs > LARGE_DATASET_GRAPHS else GNN_RECIPES
         recipe = recipes.get(topology, {}) if get_model_entry(arch).kind == "gnn" else {}
-        return cls(**{**recipe, **given})
+        return cls(**{**recipe, **ARCH_RECIPES.get(arch, {}), **given})
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (``exclude`` as a list)."""

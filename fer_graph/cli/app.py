@@ -398,6 +398,38 @@ def occlusion_sweep_cmd(
     print_sweep(console, result, region_list, ds.topology.name, out)
 
 
+@app.command("temporal-sweep")
+def temporal_sweep_cmd(
+    run: Annotated[list[Path], typer.Option("--run", "-r", help="run directory: a sequence model (stgcn) or a frame-pair model of the same sequences (repeat --run)")],
+    data: Annotated[Path, typer.Option("--data", "-d", help="the sequence dataset (build-graphs --sequences) whose held-out sequences are corrupted")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder for temporal.csv and temporal.json")],
+    regions: Annotated[str, typer.Option("--regions", help="comma-separated region presets hidden in a fraction of the frames")] = "eyes,mouth",
+    fractions: Annotated[str, typer.Option("--fractions", help="comma-separated fractions of frames a region is hidden in")] = "0.25,0.5,1.0",
+    drops: Annotated[str, typer.Option("--drops", help="comma-separated fractions of frames dropped (repeated from the last kept)")] = "0.25,0.5",
+    noise: Annotated[str, typer.Option("--noise", help="comma-separated noise sigmas over every frame (IOD units)")] = "0.05,0.1",
+    removal: Annotated[Optional[list[str]], typer.Option("--removal", help="run folder name whose hidden landmarks are removed from the graph instead of masked (repeatable)")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="seeds the corruptions (the same for every model)")] = 0,
+) -> None:
+    """Occlusion over time: a region hidden in part of the frames, dropped frames, noise over time; every run
+    scored on the same corrupted held-out sequences (OUT/temporal.csv)."""
+    from ..evaluation.temporal_sweep import run_temporal_sweep
+    from ..graphs.load import load_processed
+    from ..occlusion.temporal import temporal_conditions
+
+    try:
+        conds = temporal_conditions(_csv_names(regions, []), _csv_floats(fractions, "--fractions"),
+                                    _csv_floats(drops, "--drops"), _csv_floats(noise, "--noise"))
+        result = run_temporal_sweep(run, load_processed(data), out, conds, removal=removal or [], seed=seed)
+    except _ERRORS as exc:
+        _fail(exc)
+    models = list(dict.fromkeys(r["model"] for r in result["rows"]))
+    console.print("condition".ljust(28) + "".join(m[:14].rjust(16) for m in models), highlight=False)
+    for c in result["conditions"]:
+        acc = {r["model"]: r["accuracy"] for r in result["rows"] if r["condition"] == c}
+        console.print(c.ljust(28) + "".join(f"{acc[m]:16.3f}" for m in models), highlight=False)
+    console.print(f"table: {out / 'temporal.csv'}", highlight=False)
+
+
 @app.command("occlusion-study")
 def occlusion_study_cmd(
     data: Annotated[Path, typer.Option("--data", "-d", help="processed dataset (build-graphs OUT folder)")],

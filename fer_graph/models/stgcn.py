@@ -66,7 +66,8 @@ class STGCN(nn.Module):
     Args:
         in_channels: node feature size ``T * C``; frames: T (``in_channels`` must be a multiple of it).
         num_classes: C classes; num_nodes: V landmarks.
-        hidden_channels: width of the first blocks; the last block doubles it.
+        hidden_channels: width of every block (constant: the doubling of the original ST-GCN would cost
+            four times the compute in the last block on a CPU).
         num_layers: ST-GCN blocks (>= 1); temporal_kernel: odd kernel length over frames.
         dropout: after each block's temporal conv and before the head.
         readout: ``"mean"`` (over frames and nodes) or ``"flatten"`` (mean over frames, then every node's
@@ -83,7 +84,7 @@ class STGCN(nn.Module):
     backend = "fast"
 
     def __init__(self, in_channels: int, num_classes: int, *, frames: int, num_nodes: int, hidden_channels: int = 32,
-                 num_layers: int = 3, temporal_kernel: int = 5, dropout: float = 0.2, readout: str = "mean",
+                 num_layers: int = 3, temporal_kernel: int = 3, dropout: float = 0.2, readout: str = "mean",
                  temporal_augment: bool = True, standardize: str = "node") -> None:
         super().__init__()
         if frames < 1 or in_channels % frames:
@@ -98,7 +99,7 @@ class STGCN(nn.Module):
         self.register_buffer("x_mean", torch.zeros(shape))
         self.register_buffer("x_std", torch.ones(shape))
         self.register_buffer("adj", torch.eye(num_nodes), persistent=False)
-        widths = [in_channels // frames] + [hidden_channels] * (num_layers - 1) + [2 * hidden_channels]
+        widths = [in_channels // frames] + [hidden_channels] * num_layers
         self.blocks = nn.ModuleList(_Block(a, b, num_nodes, temporal_kernel, dropout)
                                     for a, b in zip(widths[:-1], widths[1:]))
         pooled = widths[-1] * (num_nodes if readout == "flatten" else 1)
@@ -143,7 +144,7 @@ class STGCN(nn.Module):
                 description="ST-GCN over landmark sequences (graph conv per frame + temporal conv), sequence datasets")
 def stgcn(in_channels: int, num_classes: int, *, num_nodes: int, frames: int | None = None, hidden_channels: int = 32,
           num_layers: int = 3, dropout: float = 0.2, readout: str = "mean", standardize: str = "node",
-          temporal_kernel: int = 5, temporal_augment: bool = True, backend: str = "fast", **unused) -> STGCN:
+          temporal_kernel: int = 3, temporal_augment: bool = True, backend: str = "fast", **unused) -> STGCN:
     """:class:`STGCN` from the training config's model kwargs (GAT-only ones such as ``heads`` are ignored;
     ``readout="flatten"`` is kept, other readouts become ``"mean"``).
 
