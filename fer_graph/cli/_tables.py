@@ -58,10 +58,13 @@ def print_predictions(console: Console, result: dict[str, Any]) -> None:
     table.add_column("box (x, y, w, h)")
     table.add_column("prediction")
     table.add_column("probability", justify="right")
+    table.add_column("eyes (left / right)")
     for row in result["predictions"][:50]:
         box = "" if row.get("box") is None else ", ".join(f"{v:.0f}" for v in row["box"])
+        eyes = row.get("eyes")
         table.add_row(Path(row["input"]).name, str(row.get("face", 0)), box, row["label"],
-                      f"{row['probabilities'][row['label']]:.3f}")
+                      f"{row['probabilities'][row['label']]:.3f}",
+                      f"{eyes['left']['state']} / {eyes['right']['state']}" if eyes else "")
     console.print(table)
     for s in result["skipped"]:
         console.print(f"skipped {s['path']}: {s['reason']}")

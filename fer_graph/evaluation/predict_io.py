@@ -136,9 +136,9 @@ def predict_files(inputs: str | os.PathLike, run: str | os.PathLike | None = Non
 
 
 def _face_row(classes: list[str], face, probs: np.ndarray, eyes: dict[str, dict] | None) -> dict[str, Any]:
-    return {"eyes": eyes, "input": face.input, "face": face.face, "box": [round(v, 1) for v in face.box],
+    return {"input": face.input, "face": face.face, "box": [round(v, 1) for v in face.box],
             "detection_tier": face.tier, "border": face.pad, "frame": face.frame, "time_s": face.time_s,
-            "hidden_landmarks": None if face.hidden is None else int(face.hidden.sum()),
+            "hidden_landmarks": None if face.hidden is None else int(face.hidden.sum()), "eyes": eyes,
             "label": classes[int(probs.argmax())], "probabilities": {c: float(v) for c, v in zip(classes, probs)}}
 
 
@@ -188,7 +188,7 @@ def _predict_landmark_file(em: ExpressionModel, path: Path) -> tuple[list[dict[s
         points, ids, skipped = lms.pixel_points(), lms.sample_ids, [s.__dict__ for s in lms.skipped]
     probs = em.predict_landmarks(points) if len(ids) else np.zeros((0, len(em.classes)))
     rows = [{"input": n, "face": 0, "box": None, "detection_tier": None, "border": None, "frame": None,
-             "time_s": None, "label": em.classes[int(p.argmax())],
+             "time_s": None, "eyes": None, "label": em.classes[int(p.argmax())],
              "probabilities": {c: float(v) for c, v in zip(em.classes, p)}} for n, p in zip(ids, probs)]
     return rows, skipped
 
