@@ -33,13 +33,23 @@ from fer_graph.training.rundir import is_complete_run  # noqa: E402
 
 #: variant -> (what it is, frames, frame sampling, TrainConfig overrides); frames 0 = the frame-pair dataset
 VARIANTS: dict[str, tuple[str, int, str, dict]] = {
-    "t8": ("8 frames (uniform), 3 blocks of width 32, temporal kernel 3, mean readout, temporal augmentation",
-           8, "uniform", {}),
-    "t8_h16": ("8 frames, width 16", 8, "uniform", {"hidden": 16}),
-    "t8_flatten": ("8 frames, landmark-indexed flatten readout", 8, "uniform", {"readout": "flatten"}),
-    "t8_notemporal": ("8 frames, no temporal augmentation", 8, "uniform", {"extra": {"temporal_augment": False}}),
-    "t16": ("16 frames (uniform), temporal kernel 5", 16, "uniform", {"extra": {"temporal_kernel": 5}}),
-    "ends6": ("first and last 3 frames as recorded (PST-BLN protocol)", 6, "ends", {}),
+    "t8": ("8 frames (uniform), 3 blocks of width 32, temporal kernel 3, temporal augmentation, mean over frames "
+           "then the flatten readout", 8, "uniform", {"readout": "flatten", "extra": {"temporal_pool": "mean"}}),
+    "t8_mean": ("8 frames, mean over frames and landmarks (ST-GCN's global average pooling)", 8, "uniform",
+                {"readout": "mean", "extra": {"temporal_pool": "mean"}}),
+    "t8_h16": ("8 frames, width 16", 8, "uniform", {"hidden": 16, "readout": "flatten", "extra": {"temporal_pool": "mean"}}),
+    "t8_last": ("8 frames, the last (apex) frame's features into the flatten readout instead of the mean over "
+                "frames", 8, "uniform", {"readout": "flatten", "extra": {"temporal_pool": "last"}}),
+    "t8_notemporal": ("8 frames, no temporal augmentation", 8, "uniform",
+                      {"readout": "flatten", "extra": {"temporal_pool": "mean", "temporal_augment": False}}),
+    "t16": ("16 frames (uniform), temporal kernel 5", 16, "uniform",
+            {"readout": "flatten", "extra": {"temporal_pool": "mean", "temporal_kernel": 5}}),
+    "t8_last_notemporal": ("t8_last without temporal augmentation", 8, "uniform",
+                           {"readout": "flatten", "extra": {"temporal_pool": "last", "temporal_augment": False}}),
+    "t16_last": ("t8_last on 16 frames, temporal kernel 5", 16, "uniform",
+                 {"readout": "flatten", "extra": {"temporal_pool": "last", "temporal_kernel": 5}}),
+    "ends6": ("first and last 3 frames as recorded (PST-BLN protocol), the t8_last recipe", 6, "ends",
+              {"readout": "flatten", "extra": {"temporal_pool": "last"}}),
 }
 PROTOCOL_ROWS = ("ends6",)
 

@@ -45,9 +45,9 @@ LARGE_DATASET_RECIPES: dict[str, dict[str, Any]] = {"mediapipe468": _MESH_LARGE,
 
 
 #: Default hyper-parameters per architecture, over the topology's recipe: the sequence model's width (its cost
-#: grows with frames x width^2; 32 keeps a CK+ lands 10-fold run within minutes on 2 cores) and its readout (the mean
-#: over frames and landmarks of ST-GCN, not the 68-point GAT's flatten).
-ARCH_RECIPES: dict[str, dict[str, Any]] = {"stgcn": {"hidden": 32, "readout": "mean"}}
+#: grows with frames x width^2; 32 keeps a CK+ lands 10-fold run within minutes on 2 cores) and its readout (the
+#: landmark-indexed flatten; chosen on inner validation, docs/sequences.md).
+ARCH_RECIPES: dict[str, dict[str, Any]] = {"stgcn": {"hidden": 32, "readout": "flatten"}}
 
 
 class Balance(str, Enum):

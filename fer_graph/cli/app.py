@@ -423,10 +423,10 @@ def temporal_sweep_cmd(
     except _ERRORS as exc:
         _fail(exc)
     models = list(dict.fromkeys(r["model"] for r in result["rows"]))
-    console.print("condition".ljust(28) + "".join(m[:14].rjust(16) for m in models), highlight=False)
+    console.print("condition".ljust(28) + "".join(m[:14].rjust(16) for m in models), highlight=False, emoji=False)
     for c in result["conditions"]:
         acc = {r["model"]: r["accuracy"] for r in result["rows"] if r["condition"] == c}
-        console.print(c.ljust(28) + "".join(f"{acc[m]:16.3f}" for m in models), highlight=False)
+        console.print(c.ljust(28) + "".join(f"{acc[m]:16.3f}" for m in models), highlight=False, emoji=False)
     console.print(f"table: {out / 'temporal.csv'}", highlight=False)
 
 

@@ -5,8 +5,9 @@ Input: the ``seq`` features of a sequence dataset, ``(B, V, T * C)`` (per node, 
 coordinates and displacement from the onset, :class:`fer_graph.graphs.features.FeatureSpec`). Each block is a
 graph convolution over the fixed landmark topology in every frame (symmetrically normalized adjacency with
 self-loops, times a learned edge-importance mask as in ST-GCN) followed by a temporal convolution over frames
-of each node, LayerNorm, ReLU, dropout and a residual connection. Readout: mean over frames, then mean over
-nodes (``readout="mean"``) or the landmark-indexed flatten of the GAT (``"flatten"``), then a linear head.
+of each node, LayerNorm, ReLU, dropout and a residual connection. Readout: the last (apex) frame's features
+(or their mean over frames), then the landmark-indexed flatten of the GAT (``readout="flatten"``) or the
+mean over nodes (``"mean"``), then a linear head.
 """
 
 from __future__ import annotations
@@ -70,8 +71,10 @@ class STGCN(nn.Module):
             four times the compute in the last block on a CPU).
         num_layers: ST-GCN blocks (>= 1); temporal_kernel: odd kernel length over frames.
         dropout: after each block's temporal conv and before the head.
-        readout: ``"mean"`` (over frames and nodes) or ``"flatten"`` (mean over frames, then every node's
-            features concatenated in landmark order into a linear layer).
+        readout: ``"mean"`` (over nodes) or ``"flatten"`` (every node's features concatenated in landmark
+            order into the head), after the temporal pooling.
+        temporal_pool: ``"last"``: the last frame's features (the apex of a CK+ sequence, whose receptive
+            field covers the frames before it), or ``"mean"`` over frames.
         temporal_augment: in training mode, random start/end jitter, speed change and frame dropout of each
             sequence (:func:`fer_graph.graphs.sequences.temporal_augment`) before the first block.
         standardize: ``"node"`` (deviation from the training mean trajectory of each landmark and channel)
@@ -85,15 +88,17 @@ class STGCN(nn.Module):
 
     def __init__(self, in_channels: int, num_classes: int, *, frames: int, num_nodes: int, hidden_channels: int = 32,
                  num_layers: int = 3, temporal_kernel: int = 3, dropout: float = 0.2, readout: str = "mean",
-                 temporal_augment: bool = True, standardize: str = "node") -> None:
+                 temporal_augment: bool = True, standardize: str = "node", temporal_pool: str = "last") -> None:
         super().__init__()
         if frames < 1 or in_channels % frames:
             raise ValueError(f"STGCN: in_channels={in_channels} is not frames={frames} x channels per frame; "
                              "train it on the 'seq' features of a sequence dataset (build-graphs --sequences)")
-        if temporal_kernel % 2 == 0 or readout not in ("mean", "flatten") or num_layers < 1:
+        if (temporal_kernel % 2 == 0 or readout not in ("mean", "flatten") or num_layers < 1
+                or temporal_pool not in ("mean", "last")):
             raise ValueError(f"STGCN: temporal_kernel={temporal_kernel} (odd), readout={readout!r} ('mean' or "
-                             f"'flatten'), num_layers={num_layers} (>= 1)")
-        self.frames, self.num_nodes, self.readout = frames, num_nodes, readout
+                             f"'flatten'), temporal_pool={temporal_pool!r} ('mean' or 'last'), num_layers={num_layers} "
+                             "(>= 1)")
+        self.frames, self.num_nodes, self.readout, self.temporal_pool = frames, num_nodes, readout, temporal_pool
         self.temporal_augment, self.standardize = temporal_augment, standardize
         shape = (num_nodes, in_channels) if standardize == "node" else (in_channels,)
         self.register_buffer("x_mean", torch.zeros(shape))
@@ -135,7 +140,7 @@ class STGCN(nn.Module):
         h = z.transpose(1, 2)  # (B, T, V, C)
         for block in self.blocks:
             h = block(h, self.adj)
-        h = h.mean(1)  # (B, V, C)
+        h = h.mean(1) if self.temporal_pool == "mean" else h[:, -1]  # (B, V, C)
         h = h.mean(1) if self.readout == "mean" else h.flatten(1)
         return self.head(h)
 
@@ -144,7 +149,8 @@ class STGCN(nn.Module):
                 description="ST-GCN over landmark sequences (graph conv per frame + temporal conv), sequence datasets")
 def stgcn(in_channels: int, num_classes: int, *, num_nodes: int, frames: int | None = None, hidden_channels: int = 32,
           num_layers: int = 3, dropout: float = 0.2, readout: str = "mean", standardize: str = "node",
-          temporal_kernel: int = 3, temporal_augment: bool = True, backend: str = "fast", **unused) -> STGCN:
+          temporal_kernel: int = 3, temporal_augment: bool = True, temporal_pool: str = "last", backend: str = "fast",
+          **unused) -> STGCN:
     """:class:`STGCN` from the training config's model kwargs (GAT-only ones such as ``heads`` are ignored;
     ``readout="flatten"`` is kept, other readouts become ``"mean"``).
 
@@ -158,4 +164,4 @@ def stgcn(in_channels: int, num_classes: int, *, num_nodes: int, frames: int | N
     readout = readout if readout in ("mean", "flatten") else "mean"
     return STGCN(in_channels, num_classes, frames=frames, num_nodes=num_nodes, hidden_channels=hidden_channels,
                  num_layers=num_layers, temporal_kernel=temporal_kernel, dropout=dropout, readout=readout,
-                 temporal_augment=temporal_augment, standardize=standardize)
+                 temporal_augment=temporal_augment, standardize=standardize, temporal_pool=temporal_pool)

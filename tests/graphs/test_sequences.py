@@ -112,7 +112,8 @@ def test_stgcn_trains_on_sequences_with_the_frame_models_folds(tmp_path, synthet
 
     seq = CKLandsGraphs(tmp_path / "seq", synthetic_ck_lands, sequence_frames=4)
     plain = CKLandsGraphs(tmp_path / "plain", synthetic_ck_lands)
-    cfg = dict(epochs=40, patience=100, folds=2, hidden=8, layers=2, batch_size=8, lr=5e-3)
+    cfg = dict(epochs=40, patience=100, folds=2, hidden=16, layers=2, batch_size=8, lr=5e-3, readout="flatten",
+               extra={"temporal_pool": "last"})
     m = train(seq, TrainConfig(arch="stgcn", **cfg), tmp_path / "st")
     g = train(plain, TrainConfig(arch="gcn", epochs=1, folds=2, hidden=8, layers=1), tmp_path / "g")
     assert m["features"] == "seq" and m["accuracy_mean"] > 0.4  # chance 1/6: the displacements separate classes

@@ -14,7 +14,8 @@ def test_registry_lists_every_arch():
     names = list_models()
     for arch in ("gcn", "gat", "mlp", "logreg", "svm", "pca-svm", "dist-pca-svm", "blendshape-svm", "blendshape-gb"):
         assert arch in names
-    assert [n for n in names if get_model_entry(n).kind == "gnn"] == ["gcn", "gat"]
+    assert [n for n in names if get_model_entry(n).kind == "gnn"] == ["gcn", "gat", "stgcn"]
+    assert get_model_entry("stgcn").features == "seq"  # trains on sequence datasets only
     with pytest.raises(ValueError, match="unknown model 'nope'"):
         get_model("nope")
 
