@@ -73,7 +73,7 @@ def run(name: str, out: Path, workers: int) -> dict:
         cfg = TrainConfig.for_topology(ds.meta["topology"], len(ds), arch=arch, **over)
         train(ds, cfg, target, workers=workers, force=True)
     m = json.loads((target / "metrics.json").read_text())
-    n_params = m.get("n_parameters") or m.get("parameters")
+    n_params = (m.get("per_fold") or [{}])[0].get("n_parameters")
     return {"variant": name, "what": what, "data": str(data), "val_accuracy": m["val_accuracy_mean"],
             "accuracy_mean": m["accuracy_mean"], "accuracy_std": m["accuracy_std"], "macro_f1_mean": m["macro_f1_mean"],
             "macro_f1_std": m["macro_f1_std"], "wall_s": m["wall_s"], "parameters": n_params}
@@ -81,14 +81,14 @@ def run(name: str, out: Path, workers: int) -> dict:
 
 def table(rows: list[dict], best: str) -> list[str]:
     shown = {best, *PROTOCOL_ROWS, "gat_frames"}
-    lines = ["| variant | what | inner-val accuracy | test accuracy | test macro-F1 | 10-fold wall (s) |",
-             "|---|---|---:|---:|---:|---:|"]
+    lines = ["| variant | what | inner-val accuracy | test accuracy | test macro-F1 | parameters | 10-fold wall (s) |",
+             "|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         test = (f"{r['accuracy_mean']:.3f} ± {r['accuracy_std']:.3f}", f"{r['macro_f1_mean']:.3f} ± {r['macro_f1_std']:.3f}") \
             if r["variant"] in shown else ("—", "—")
         mark = " **(chosen)**" if r["variant"] == best else ""
         lines.append(f"| {r['variant']}{mark} | {r['what']} | {r['val_accuracy']:.3f} | {test[0]} | {test[1]} "
-                     f"| {r['wall_s']:.0f} |")
+                     f"| {r['parameters'] or 0:,} | {r['wall_s']:.0f} |")
     return lines
 
 
