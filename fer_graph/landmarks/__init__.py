@@ -9,7 +9,7 @@ from typing import Any
 from ._types import LandmarkSet, SkipRecord
 
 _LAZY = {"CKLandsSequence": "ck_lands", "read_ck_lands": "ck_lands", "read_ck_lands_sequences": "ck_lands",
-         "read_landmark_csv": "csv_source"}
+         "read_landmark_csv": "csv_source", "mesh_to_ibug68": "mesh68"}
 
 __all__ = ["LandmarkSet", "SkipRecord", *_LAZY]
 
