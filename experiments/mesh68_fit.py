@@ -38,11 +38,16 @@ _NAME = re.compile(r"(S\d+)_(\d+)_(\d+)\.png$")
 
 
 def pairs(ck48: Path, ck_lands: Path, cache: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mesh ``(P, 468, 2)`` and iBUG ``(P, 68, 2)`` landmarks of the same frames, and their subjects ``(P,)``."""
+    """Mesh ``(P, 468, 2)`` and iBUG ``(P, 68, 2)`` pixel landmarks of the same frames, their subjects ``(P,)``."""
+    return pairs_with_ids(ck48, ck_lands, cache)[:3]
+
+
+def pairs_with_ids(ck48: Path, ck_lands: Path, cache: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """:func:`pairs` and the CK+48 sample ids (``anger/S010_004_00000017.png``) of the pairs."""
     mesh = extract_image_folder(ck48, cache_dir=cache, workers=1)
     sizes = mesh.image_sizes.astype(np.float64)
     lands: dict[str, dict[str, np.ndarray]] = {}
-    m, c, s = [], [], []
+    m, c, s, ids = [], [], [], []
     for i, sid in enumerate(mesh.sample_ids):
         subject, seq, frame = _NAME.search(sid).groups()
         if subject not in lands:
@@ -54,7 +59,8 @@ def pairs(ck48: Path, ck_lands: Path, cache: Path) -> tuple[np.ndarray, np.ndarr
         m.append(mesh.points[i, :468, :2] * sizes[i])  # image-normalized -> pixels (isotropic)
         c.append(frames[int(frame) - 1])
         s.append(subject)
-    return np.asarray(m), np.asarray(c, dtype=np.float64), np.asarray(s)
+        ids.append(sid)
+    return np.asarray(m), np.asarray(c, dtype=np.float64), np.asarray(s), ids
 
 
 def eye_frame(points: np.ndarray, right: tuple[int, ...], left: tuple[int, ...]) -> np.ndarray:
