@@ -65,7 +65,7 @@ def predict_video_path(source: str | os.PathLike | int, run: str | os.PathLike |
         ``{"input", "frames", "frames_with_face", "faces", "seconds", "frames_per_s", "csv", "annotated", "classes"}``.
 
     Raises:
-        ValueError: an existing output without ``force``; a model trained on 68-point landmarks.
+        ValueError: an existing output without ``force``; a 68-point model that needs an onset frame.
         VideoReadError, ModelFileError: see :meth:`~fer_graph.evaluation.predictor.ExpressionModel.predict_video`.
     """
     from ..landmarks.video import video_info

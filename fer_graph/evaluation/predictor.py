@@ -236,7 +236,8 @@ class ExpressionModel:
             the images without a face or unreadable as skip records, in input order.
 
         Raises:
-            ValueError: the model was trained on 68-point landmarks (images give MediaPipe Face Mesh).
+            ValueError: a 68-point model that needs an onset frame or blendshapes (images give Face Mesh
+                landmarks, mapped to the iBUG points for apex-only 68-point models).
             ModelFileError: no Face Landmarker model file.
         """
         from ..landmarks._mediapipe_worker import detect_faces
@@ -262,7 +263,7 @@ class ExpressionModel:
                 (w, h) = result[1]
                 faces += [FaceRecord.of(path, k, (w, h), f) for k, f in enumerate(result[0])]
         if visibility is not None:
-            faces = estimate_hidden(faces, visibility, self.topology.num_nodes)
+            faces = estimate_hidden(faces, visibility, self._mesh_nodes)
         return ImagePredictions(self.predict_faces(faces), faces, [r for r in found if isinstance(r, SkipRecord)])
 
     def predict_video(self, source: str | os.PathLike | int, *, model: str | os.PathLike | None = None,
@@ -280,7 +281,7 @@ class ExpressionModel:
             ``(len(faces), C)`` probabilities. Memory holds one batch of frames at a time.
 
         Raises:
-            ValueError: a model trained on 68-point landmarks.
+            ValueError: a 68-point model that needs an onset frame or blendshapes (see :meth:`predict_images`).
             VideoReadError: OpenCV cannot open ``source``. ModelFileError: no Face Landmarker model.
         """
         from ..landmarks.tracks import FaceTracks
@@ -305,7 +306,7 @@ class ExpressionModel:
     def _classify_frames(self, pending: list, visibility=None) -> Iterator[tuple[Any, list[FaceRecord], np.ndarray]]:
         faces = [f for _, fs in pending for f in fs]
         if visibility is not None:  # one estimate over the batch, each face in its own frame
-            faces = estimate_hidden(faces, visibility, self.topology.num_nodes,
+            faces = estimate_hidden(faces, visibility, self._mesh_nodes,
                                     images=[frame.rgb for frame, fs in pending for _ in fs])
         probs = self.predict_faces(faces)
         start = 0
@@ -313,10 +314,21 @@ class ExpressionModel:
             yield frame, faces[start:start + len(fs)], probs[start:start + len(fs)]
             start += len(fs)
 
+    @property
+    def _mesh_nodes(self) -> int:
+        """Face Mesh landmarks a detection must supply: the run's nodes, or the 468 mapped to 68 points."""
+        return 468 if self.topology.name == "ibug68" else self.topology.num_nodes
+
     def _require_mesh(self) -> None:
-        if not self.topology.name.startswith("mediapipe"):
-            raise ValueError(f"this model was trained on {self.topology.name} landmarks; images yield MediaPipe "
-                             "Face Mesh landmarks, so predict images with a model trained on a mediapipe dataset")
+        """Detections are Face Mesh landmarks: Face Mesh runs take them, 68-point runs through
+        :func:`~fer_graph.landmarks.mesh68.mesh_to_ibug68` if they need no onset frame (apex-only features)."""
+        if self.topology.name.startswith("mediapipe"):
+            return
+        if self.topology.name != "ibug68" or self.features.node != ("apex",) or self.features.graph:
+            raise ValueError(f"this model was trained on {self.topology.name} landmarks with features "
+                             f"{str(self.features)!r}; images yield MediaPipe Face Mesh landmarks, which feed a "
+                             "model trained on a mediapipe dataset, or a 68-point model trained on apex "
+                             "coordinates alone (--features apex: a photo has no onset frame)")
 
     def predict_faces(self, faces: Sequence[FaceRecord]) -> np.ndarray:
         """``(M, C)`` probabilities of detected faces (their landmarks, blendshapes and, for models that use
@@ -331,8 +343,13 @@ class ExpressionModel:
         pts = np.stack([f.pixel_landmarks() for f in faces])
         hidden = None
         if any(f.hidden is not None for f in faces):
-            v = self.topology.num_nodes
+            v = self._mesh_nodes
             hidden = np.stack([np.zeros(v, bool) if f.hidden is None else f.hidden[:v] for f in faces])
+        if self.topology.name == "ibug68":  # a 68-point run on Face Mesh detections
+            from ..landmarks.mesh68 import MESH_TO_IBUG68, mesh_to_ibug68
+
+            pts = mesh_to_ibug68(pts)
+            hidden = None if hidden is None else hidden[:, list(MESH_TO_IBUG68)]
         return self.predict_landmarks(pts, blendshapes=np.stack([f.blendshapes for f in faces]), head_pose=pose,
                                       hidden=hidden)
 

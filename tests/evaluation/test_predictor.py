@@ -160,8 +160,24 @@ def test_predict_images_with_a_stand_in_detector(mesh_run, tmp_path, monkeypatch
 
 def test_predict_images_needs_a_mesh_run(ibug_runs):
     _, runs = ibug_runs
-    with pytest.raises(ValueError, match="ibug68 landmarks"):
+    with pytest.raises(ValueError, match="ibug68 landmarks"):  # apex+disp: a photo has no onset frame
         load_model(runs / "logreg").predict_images(["x.png"])
+
+
+def test_an_apex_only_68_point_run_predicts_images_through_the_mesh_mapping(ibug_runs, tmp_path, monkeypatch):
+    from fer_graph.landmarks import mesh_to_ibug68
+
+    ds, _ = ibug_runs
+    train(ds, TrainConfig(arch="logreg", folds=2, features="apex"), tmp_path / "apex")
+    model = load_model(tmp_path / "apex")
+    monkeypatch.setattr(ms, "FaceLandmarkDetector", _StandInDetector)
+    pixels = np.full((192, 160), 100, np.uint8)
+    pixels[0, :2] = 0, 2  # faces 0 and 1 of the stand-in detector
+    Image.fromarray(pixels).save(tmp_path / "two.png")
+    found = model.predict_images([tmp_path / "two.png"])
+    mesh = _StandInDetector.FACES.points[:2] * np.array([160, 192, 160], np.float32)
+    np.testing.assert_allclose(found.probs, model.predict_landmarks(mesh_to_ibug68(mesh)), atol=1e-6)
+    assert found.probs.shape == (2, len(model.classes)) and len(found.faces) == 2
 
 
 # ------------------------------------------------------------------------------- real Face Landmarker
