@@ -127,7 +127,12 @@ def print_bundled_models(console: Console, records: list[dict[str, Any]]) -> Non
 
 
 def print_video_summary(console: Console, r: dict[str, Any]) -> None:
-    """Frames read, frames with a face, faces classified, speed, and the files written."""
+    """Frames read, frames with a face, faces classified (or windows of a sequence run), speed, files written."""
+    if "windows" in r:
+        console.print(f"{r['input']}: {r['frames']} frames, {r['windows']} windows classified in {r['seconds']:.1f} s",
+                      highlight=False)
+        console.print(f"predictions: {r['csv']}", highlight=False)
+        return
     rate = f"{r['frames_per_s']:.1f} frames/s" if r.get("frames_per_s") else ""
     console.print(f"{r['input']}: {r['frames']} frames, {r['frames_with_face']} with a face, {r['faces']} faces "
                   f"classified in {r['seconds']:.1f} s ({rate})", highlight=False)

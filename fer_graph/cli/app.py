@@ -215,6 +215,8 @@ def predict_cmd(
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="images: detect faces in N worker processes")] = 1,
     visibility_model: Annotated[Optional[Path], typer.Option("--visibility-model", help="images and videos: a train-visibility output; landmarks it estimates hidden are removed before a graph model classifies the face")] = None,
     eye_model: Annotated[Optional[Path], typer.Option("--eye-model", help="eye_state.json of train-eye-state for the eye-state columns (default: the packaged model)")] = None,
+    window: Annotated[int, typer.Option("--window", min=2, help="video with a sequence run (--arch stgcn): frames of a face per classified window, its first taken as the neutral onset")] = 16,
+    stride: Annotated[int, typer.Option("--stride", min=1, help="video with a sequence run: frames between windows")] = 4,
 ) -> None:
     """Image(s), video or camera -> Face Landmarker -> graph -> class probabilities, a row per face (or
     landmark CSV rows -> probabilities). Without --run: the bundled FER-2013 model."""
@@ -228,6 +230,7 @@ def predict_cmd(
             result = predict_path(source, run, model=model, plot=plot, out=out, max_faces=max_faces, tiles=tiles,
                                   force=force, annotate=annotate, smooth=smooth, max_frames=max_frames,
                                   workers=workers, visibility_model=visibility_model, eye_model=eye_model,
+                                  window=window, stride=stride,
                                   on_progress=lambda done, total: update("predict", done, total))
     except _ERRORS as exc:
         _fail(exc)
@@ -237,7 +240,10 @@ def predict_cmd(
         print_video_summary(console, result)
     else:
         print_predictions(console, result)
-    if "frames" in result:
+    if "windows" in result:
+        if not result["windows"]:
+            _fail(ValueError(f"{result['input']}: no face tracked for {window} frames in {result['frames']} frame(s)"))
+    elif "frames" in result:
         if not result["faces"]:
             _fail(ValueError(f"{result['input']}: no face in {result['frames']} frame(s)"))
     elif not result["predictions"]:

@@ -32,10 +32,13 @@ def predict_path(inputs: str | os.PathLike | int, run: str | os.PathLike | None 
                  out: str | os.PathLike | None = None, max_faces: int = 10, tiles: bool = False,
                  force: bool = False, annotate: str | os.PathLike | None = None, smooth: float = 0.0,
                  max_frames: int | None = None, workers: int = 1, visibility_model: str | os.PathLike | None = None,
-                 eye_model: str | os.PathLike | None = None, on_progress=None) -> dict[str, Any]:
+                 eye_model: str | os.PathLike | None = None, window: int = 16, stride: int = 4,
+                 on_progress=None) -> dict[str, Any]:
     """:func:`predict_files`, or for a video file or a camera index (an int)
     :func:`fer_graph.evaluation.predict_video.predict_video_path` (``annotate``, ``smooth``, ``max_frames``
-    apply to those; ``plot`` and ``tiles`` to images; ``visibility_model`` and ``eye_model`` to both).
+    apply to those; ``plot`` and ``tiles`` to images; ``visibility_model`` and ``eye_model`` to both) — or,
+    with a sequence run, :func:`fer_graph.evaluation.predict_windows.predict_video_windows` (``window``,
+    ``stride``, ``max_frames``).
 
     Raises:
         ValueError: video-only options given for images, or image-only options for a video.
@@ -49,6 +52,14 @@ def predict_path(inputs: str | os.PathLike | int, run: str | os.PathLike | None 
                              on_progress=on_progress)
     if plot is not None or tiles:
         raise ValueError(f"{inputs}: --plot and --tiles apply to images; --annotate draws on a video")
+    if run is not None and ExpressionModel(run).sequence_frames:
+        if annotate is not None or smooth or visibility_model is not None:
+            raise ValueError(f"{run}: a sequence run classifies windows; --annotate, --smooth and "
+                             "--visibility-model apply to frame runs")
+        from .predict_windows import predict_video_windows
+
+        return predict_video_windows(inputs, run, model=model, out=out, window=window, stride=stride,
+                                     max_faces=max_faces, max_frames=max_frames, force=force, on_progress=on_progress)
     from .predict_video import predict_video_path
 
     return predict_video_path(inputs, run, model=model, out=out, annotate=annotate, smooth=smooth,

@@ -22,6 +22,7 @@ from ..models.pretrained import BUNDLED_MODELS, DEFAULT_MODEL, bundled_onnx, res
 from ..training.rundir import IncompleteRunError, verify_run
 
 __all__ = ["ExpressionModel", "FaceRecord", "ImagePredictions", "estimate_hidden", "load_model", "load_fold_models",
+           "track_video",
            "RunNotFoundError"]
 
 
@@ -201,6 +202,43 @@ class ExpressionModel:
         return self.predict_inputs(ModelInputs(x, ga, per_face(blendshapes)),
                                    hidden=None if hidden is None else np.asarray(hidden, bool).reshape(len(pts), -1)[:, :v])
 
+    @property
+    def sequence_frames(self) -> int:
+        """Frames per sequence T of a sequence run (``seq`` features, e.g. ``--arch stgcn``); 0 for frame runs."""
+        return int(self.meta.get("model_kwargs", {}).get("frames") or 0) if "seq" in self.features.node else 0
+
+    def predict_sequences(self, frames: np.ndarray) -> np.ndarray:
+        """Probabilities ``(N, C)`` of landmark sequences, for a sequence run.
+
+        Args:
+            frames: ``(N, T0, V, D)`` landmarks of ``T0 >= 2`` frames per sequence, onset first, in isotropic
+                units (pixels); Face Mesh landmarks (V >= 468) given to a 68-point run are mapped to the iBUG
+                points (:func:`~fer_graph.landmarks.mesh68.mesh_to_ibug68`). Each sequence is resampled to the
+                run's T frames (``uniform``) and every frame normalized as the sequence datasets do; the first
+                frame is the onset the displacements are measured from.
+
+        Raises:
+            ValueError: not a sequence run, fewer than 2 frames, or a point count of another topology.
+        """
+        from ..landmarks.frames import resample_frames
+
+        t = self.sequence_frames
+        seq = np.asarray(frames, np.float32)
+        if not t or seq.ndim != 4 or seq.shape[1] < 2:
+            raise ValueError(f"{self.source}: predict_sequences needs a sequence run (features 'seq') and (N, T0 >= 2, "
+                             f"V, D) frames; got features {str(self.features)!r}, frames of shape {seq.shape}")
+        n, t0, v, d = seq.shape
+        if self.topology.name == "ibug68" and v >= 468:
+            from ..landmarks.mesh68 import mesh_to_ibug68
+
+            seq = mesh_to_ibug68(seq.reshape(n * t0, v, d)).reshape(n, t0, 68, d)
+        seq = np.stack([resample_frames(s, t) for s in seq])  # (N, T, V, D)
+        norm = normalize_for_topology(seq.reshape(n * t, *seq.shape[2:]), self.topology, dims=self.dims,
+                                      align=self.align)[0].reshape(n, t, self.topology.num_nodes, self.dims)
+        per_node = np.ascontiguousarray(norm.transpose(0, 2, 1, 3))  # (N, V, T, D)
+        x = self.features.node_from(per_node[:, :, -1], per_node[:, :, 0], per_node)
+        return self.predict_inputs(ModelInputs(x.astype(np.float32)))
+
     def predict_dataset(self, ds) -> np.ndarray:
         """Probabilities ``(G, C)`` for a processed dataset of the same topology and features.
 
@@ -284,24 +322,14 @@ class ExpressionModel:
             ValueError: a 68-point model that needs an onset frame or blendshapes (see :meth:`predict_images`).
             VideoReadError: OpenCV cannot open ``source``. ModelFileError: no Face Landmarker model.
         """
-        from ..landmarks.tracks import FaceTracks
-        from ..landmarks.video import VideoFaceTracker, read_frames
-
         self._require_mesh()
-        name = f"camera:{source}" if isinstance(source, int) else str(source)
         pending: list[tuple[Any, list[FaceRecord]]] = []
-        tracks = FaceTracks()
-        with VideoFaceTracker(model, num_faces=max_faces) as tracker:
-            for frame in read_frames(source, max_frames=max_frames):
-                h, w = frame.rgb.shape[:2]
-                found = tracker.detect(frame)
-                ids = tracks.assign([f.box(w, h) for f in found], frame.index)
-                pending.append((frame, [FaceRecord.of(name, k, (w, h), f, frame.index, frame.time_s)
-                                        for k, f in zip(ids, found)]))
-                if len(pending) == batch_frames:
-                    yield from self._classify_frames(pending, visibility)
-                    pending = []
-            yield from self._classify_frames(pending, visibility)
+        for frame, faces in track_video(source, model=model, max_faces=max_faces, max_frames=max_frames):
+            pending.append((frame, faces))
+            if len(pending) == batch_frames:
+                yield from self._classify_frames(pending, visibility)
+                pending = []
+        yield from self._classify_frames(pending, visibility)
 
     def _classify_frames(self, pending: list, visibility=None) -> Iterator[tuple[Any, list[FaceRecord], np.ndarray]]:
         faces = [f for _, fs in pending for f in fs]
@@ -319,12 +347,17 @@ class ExpressionModel:
         """Face Mesh landmarks a detection must supply: the run's nodes, or the 468 mapped to 68 points."""
         return 468 if self.topology.name == "ibug68" else self.topology.num_nodes
 
-    def _require_mesh(self) -> None:
+    def _require_mesh(self, sequences: bool = False) -> None:
         """Detections are Face Mesh landmarks: Face Mesh runs take them, 68-point runs through
-        :func:`~fer_graph.landmarks.mesh68.mesh_to_ibug68` if they need no onset frame (apex-only features)."""
+        :func:`~fer_graph.landmarks.mesh68.mesh_to_ibug68` if they need no onset frame (apex-only features)
+        or, for windows of video frames (``sequences``), are sequence runs."""
+        if "seq" in self.features.node and not sequences:
+            raise ValueError(f"{self.source} is a sequence run (features 'seq'): it classifies windows of video "
+                             "frames (predict clip.mp4), not single images or frames")
         if self.topology.name.startswith("mediapipe"):
             return
-        if self.topology.name != "ibug68" or self.features.node != ("apex",) or self.features.graph:
+        node_ok = self.features.node == ("apex",) or (sequences and "seq" in self.features.node)
+        if self.topology.name != "ibug68" or not node_ok or self.features.graph:
             raise ValueError(f"this model was trained on {self.topology.name} landmarks with features "
                              f"{str(self.features)!r}; images yield MediaPipe Face Mesh landmarks, which feed a "
                              "model trained on a mediapipe dataset, or a 68-point model trained on apex "
@@ -352,6 +385,28 @@ class ExpressionModel:
             hidden = None if hidden is None else hidden[:, list(MESH_TO_IBUG68)]
         return self.predict_landmarks(pts, blendshapes=np.stack([f.blendshapes for f in faces]), head_pose=pose,
                                       hidden=hidden)
+
+
+def track_video(source: str | os.PathLike | int, *, model: str | os.PathLike | None = None, max_faces: int = 10,
+                max_frames: int | None = None) -> Iterator[tuple[Any, list[FaceRecord]]]:
+    """Detect and track faces through a video file or camera (an int): yields ``(frame, faces)`` per frame,
+    the :class:`FaceRecord` list left to right with ``face`` the track id
+    (:class:`~fer_graph.landmarks.tracks.FaceTracks`), ``frame`` and ``time_s`` set.
+
+    Raises:
+        VideoReadError: OpenCV cannot open ``source``. ModelFileError: no Face Landmarker model.
+    """
+    from ..landmarks.tracks import FaceTracks
+    from ..landmarks.video import VideoFaceTracker, read_frames
+
+    name = f"camera:{source}" if isinstance(source, int) else str(source)
+    tracks = FaceTracks()
+    with VideoFaceTracker(model, num_faces=max_faces) as tracker:
+        for frame in read_frames(source, max_frames=max_frames):
+            h, w = frame.rgb.shape[:2]
+            found = tracker.detect(frame)
+            ids = tracks.assign([f.box(w, h) for f in found], frame.index)
+            yield frame, [FaceRecord.of(name, k, (w, h), f, frame.index, frame.time_s) for k, f in zip(ids, found)]
 
 
 def _as_tensors(inputs: ModelInputs) -> ModelInputs:
