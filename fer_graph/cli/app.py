@@ -95,6 +95,7 @@ def build_graphs_cmd(
     pose_align: Annotated[Optional[bool], typer.Option("--pose-align/--no-pose-align", help="rotate faces in 3-D onto the canonical face (head pose removed; Face Mesh only; implies --include-z) [default: on for --source mediapipe]")] = None,
     include_z: Annotated[Optional[bool], typer.Option("--include-z/--no-include-z", help="MediaPipe z as a third node coordinate [default: with --pose-align]")] = None,
     include_iris: Annotated[bool, typer.Option("--include-iris", help="keep the 10 iris points (478 nodes)")] = False,
+    ibug68: Annotated[bool, typer.Option("--ibug68", help="--source mediapipe: map each mesh to the 68 iBUG points (68-node graphs, 2-D eye-aligned unless --include-z)")] = False,
     apex_frames: Annotated[int, typer.Option("--apex-frames", min=1, help="CK+ lands: last K frames of each sequence as samples")] = 1,
     sequences: Annotated[bool, typer.Option("--sequences", help="CK+ lands: a sequence dataset, every graph with its frames from onset to apex (for --arch stgcn)")] = False,
     frames: Annotated[int, typer.Option("--frames", min=2, help="with --sequences: frames per sequence")] = 16,
@@ -109,8 +110,10 @@ def build_graphs_cmd(
     try:
         with rate_progress(console, "Face Landmarker", "img") as on_progress:
             _, summary = build_graphs(source.value, root, out, workers=workers, model=model,
-                                      align=_build_align(source.value, pose_align, align, include_z),
-                                      include_z=include_z, include_iris=include_iris, apex_frames=apex_frames,
+                                      align=align if ibug68 and pose_align is None else
+                                      _build_align(source.value, pose_align, align, include_z),
+                                      include_z=include_z, include_iris=include_iris, ibug68=ibug68,
+                                      apex_frames=apex_frames,
                                       sequences=frames if sequences else 0, frame_sampling=frame_sampling,
                                       label=label, subject=subject, force=force, on_progress=on_progress)
     except _ERRORS as exc:

@@ -30,6 +30,7 @@ def build_graphs(
     align: bool | str | None = None,
     include_z: bool | None = None,
     include_iris: bool = False,
+    ibug68: bool = False,
     apex_frames: int = 1,
     sequences: int = 0,
     frame_sampling: str = "uniform",
@@ -55,6 +56,8 @@ def build_graphs(
             Defaults (``None``): ``"mediapipe"`` builds 3-D pose-aligned graphs (``align="pose"``,
             ``include_z=True``: the better inputs in docs/results.md), other sources 2-D eye-aligned ones;
             ``align="pose"`` implies ``include_z``.
+        ibug68: ``"mediapipe"``: graphs of the 68 iBUG points mapped from each mesh
+            (:func:`fer_graph.landmarks.mesh68.mesh_to_ibug68`); 2-D eye-aligned unless ``include_z``.
         sequences, frame_sampling: ``"ck-lands"``: > 0 builds a sequence dataset, every graph also carrying
             its sequence as ``frames`` of that many frames (``CKLandsGraphs``' ``sequence_frames``).
         label, subject: ``"csv"`` sources: the label and subject of every row of a file without those
@@ -81,6 +84,10 @@ def build_graphs(
         raise ValueError(f"label / subject apply to csv sources; {source} takes labels from its layout")
     if sequences and source != "ck-lands":
         raise ValueError(f"sequences apply to ck-lands sources (videos: predict them); got {source}")
+    if ibug68 and source != "mediapipe":
+        raise ValueError(f"ibug68 maps Face Mesh detections (source mediapipe); {source} landmarks are not meshes")
+    if ibug68 and align is None:
+        align, include_z = True, bool(include_z)
     align, include_z = resolve_alignment(source, align, include_z)
     path = resolve_dataset_path(root, _DEFAULT_ROOTS.get(source))
     out_dir = Path(out) if out is not None else default_output_dir(path)
@@ -95,7 +102,8 @@ def build_graphs(
         from .image_dataset import ImageFolderGraphs
 
         ds = ImageFolderGraphs(out_dir, path, model=model, workers=workers, align=align, include_z=include_z,
-                               include_iris=include_iris, force_reload=force, on_progress=on_progress)
+                               include_iris=include_iris, force_reload=force, on_progress=on_progress,
+                               ibug68=ibug68)
     wall = time.perf_counter() - start
     summary = summarize(ds, wall_s=wall)
     write_json(out_dir / "summary.json", summary)

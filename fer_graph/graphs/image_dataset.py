@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from ..exceptions import DatasetLayoutError
 from ..landmarks._types import LandmarkSet
 from ..landmarks.mediapipe_source import (
@@ -35,6 +37,8 @@ class ImageFolderGraphs(FaceGraphDataset):
             0.01) is the best measured on FER-2013 (``README.md``, Landmark extraction).
         align, include_z, include_iris: node-feature options (``align``: True, False or "pose", see
             :func:`fer_graph.graphs.normalize.normalize_for_topology`).
+        ibug68: map each detected mesh to the 68 iBUG points (:func:`fer_graph.landmarks.mesh68.mesh_to_ibug68`):
+            graphs of the ``ibug68`` topology, as 68-point landmark sources give (no pose alignment).
         on_progress: ``(done, total)`` callback during extraction.
 
     Items carry ``blendshapes`` (1, 52), ``transform`` (1, 4, 4), ``head_pose`` (1, 3) and ``tier`` (1,).
@@ -47,7 +51,11 @@ class ImageFolderGraphs(FaceGraphDataset):
     def __init__(self, root: str | os.PathLike, raw_root: str | os.PathLike, *, model: str | os.PathLike | None = None,
                  workers: int | None = None, detection: DetectionOptions | None = None, align: bool | str = True,
                  include_z: bool = False, include_iris: bool = False, transform: Callable | None = None,
-                 force_reload: bool = False, on_progress: Callable[[int, int], None] | None = None) -> None:
+                 force_reload: bool = False, on_progress: Callable[[int, int], None] | None = None,
+                 ibug68: bool = False) -> None:
+        if ibug68 and (align == "pose" or include_iris):
+            raise ValueError("ibug68 graphs have no canonical face or iris points: use align=True/False and "
+                             "include_iris=False")
         self._raw_root = Path(raw_root)
         if not self._raw_root.is_dir():
             raise DatasetLayoutError(f"{self._raw_root}: image folder not found")
@@ -58,7 +66,8 @@ class ImageFolderGraphs(FaceGraphDataset):
         super().__init__(root, options={"align": align, "include_z": include_z, "include_iris": include_iris,
                                         "detection": self._detection.as_dict(),
                                         "model_sha256": _sha256(self._model_path),
-                                        "raw_root": str(self._raw_root.resolve())},
+                                        "raw_root": str(self._raw_root.resolve()),
+                                        **({"ibug68": True} if ibug68 else {})},
                          transform=transform, force_reload=force_reload)
 
     @property
@@ -89,7 +98,23 @@ class ImageFolderGraphs(FaceGraphDataset):
                            "wall_s": round(wall, 3), "workers": self._workers or os.cpu_count(),
                            "model": str(self._model_path)},
         }
-        return lms
+        return _as_ibug68(lms) if self.options.get("ibug68") else lms
+
+
+def _as_ibug68(lms: LandmarkSet) -> LandmarkSet:
+    """``lms`` with its meshes mapped to the 68 iBUG points (image-normalized in, image-normalized out)."""
+    from dataclasses import replace
+
+    from ..landmarks.mesh68 import mesh_to_ibug68
+
+    w = lms.image_sizes[:, 0].astype(np.float32)[:, None]
+    h = lms.image_sizes[:, 1].astype(np.float32)[:, None]
+    pts = mesh_to_ibug68(lms.pixel_points())
+    pts[..., 0] /= w
+    pts[..., 1] /= h
+    if pts.shape[-1] > 2:
+        pts[..., 2] /= w
+    return replace(lms, points=pts)
 
 
 def built_landmarks(ds: FaceGraphDataset, model: str | os.PathLike | None = None) -> LandmarkSet:
