@@ -73,7 +73,7 @@ def predict_video_windows(source: str | os.PathLike | int, run: str | os.PathLik
     em = ExpressionModel(run)
     if not em.sequence_frames:
         raise ValueError(f"{run}: not a sequence run (features {str(em.features)!r}); windows need --arch stgcn")
-    em._require_mesh(sequences=True)
+    em.require_detections(sequences=True)
     name = f"camera{source}" if isinstance(source, int) else Path(source).stem
     out = Path(out) if out is not None else Path(f"{name}_windows.csv")
     if out.exists() and not force:

@@ -281,7 +281,7 @@ class ExpressionModel:
         from ..landmarks._mediapipe_worker import detect_faces
         from ..landmarks.mediapipe_source import DetectionOptions, FaceLandmarkDetector, resolve_model_path
 
-        self._require_mesh()
+        self.require_detections()
         paths = [str(p) for p in images]
         options = DetectionOptions(num_faces=max_faces)
         if workers > 1 and len(paths) > 8:  # more than one chunk of 8 paths to share
@@ -322,7 +322,7 @@ class ExpressionModel:
             ValueError: a 68-point model that needs an onset frame or blendshapes (see :meth:`predict_images`).
             VideoReadError: OpenCV cannot open ``source``. ModelFileError: no Face Landmarker model.
         """
-        self._require_mesh()
+        self.require_detections()
         pending: list[tuple[Any, list[FaceRecord]]] = []
         for frame, faces in track_video(source, model=model, max_faces=max_faces, max_frames=max_frames):
             pending.append((frame, faces))
@@ -347,10 +347,14 @@ class ExpressionModel:
         """Face Mesh landmarks a detection must supply: the run's nodes, or the 468 mapped to 68 points."""
         return 468 if self.topology.name == "ibug68" else self.topology.num_nodes
 
-    def _require_mesh(self, sequences: bool = False) -> None:
-        """Detections are Face Mesh landmarks: Face Mesh runs take them, 68-point runs through
-        :func:`~fer_graph.landmarks.mesh68.mesh_to_ibug68` if they need no onset frame (apex-only features)
-        or, for windows of video frames (``sequences``), are sequence runs."""
+    def require_detections(self, sequences: bool = False) -> None:
+        """Check that this run can classify Face Landmarker detections: Face Mesh runs take them, 68-point runs
+        through :func:`~fer_graph.landmarks.mesh68.mesh_to_ibug68` if they need no onset frame (apex-only
+        features) or, for windows of video frames (``sequences``), are sequence runs.
+
+        Raises:
+            ValueError: a sequence run outside ``sequences``, or a run that cannot read detections (why).
+        """
         if "seq" in self.features.node and not sequences:
             raise ValueError(f"{self.source} is a sequence run (features 'seq'): it classifies windows of video "
                              "frames (predict clip.mp4), not single images or frames")
