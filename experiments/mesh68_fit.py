@@ -31,19 +31,16 @@ from fer_graph.graphs.normalize import eye_centers, normalize_landmarks
 from fer_graph.graphs.topology import LEFT_EYE_68, LEFT_EYE_468, MIRROR_68, MIRROR_468, RIGHT_EYE_68, RIGHT_EYE_468
 from fer_graph.landmarks.ck_lands import read_omlands
 from fer_graph.landmarks.mediapipe_source import extract_image_folder
+from fer_graph.landmarks.mesh68 import apply_offsets
 
 REGIONS = {"jaw": range(0, 17), "brows": range(17, 27), "nose": range(27, 36), "eyes": range(36, 48),
            "mouth": range(48, 68)}
 _NAME = re.compile(r"(S\d+)_(\d+)_(\d+)\.png$")
 
 
-def pairs(ck48: Path, ck_lands: Path, cache: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mesh ``(P, 468, 2)`` and iBUG ``(P, 68, 2)`` pixel landmarks of the same frames, their subjects ``(P,)``."""
-    return pairs_with_ids(ck48, ck_lands, cache)[:3]
-
-
-def pairs_with_ids(ck48: Path, ck_lands: Path, cache: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """:func:`pairs` and the CK+48 sample ids (``anger/S010_004_00000017.png``) of the pairs."""
+def pairs(ck48: Path, ck_lands: Path, cache: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Mesh ``(P, 468, 2)`` and iBUG ``(P, 68, 2)`` pixel landmarks of the same frames, their subjects ``(P,)``
+    and CK+48 sample ids (``anger/S010_004_00000017.png``)."""
     mesh = extract_image_folder(ck48, cache_dir=cache, workers=1)
     sizes = mesh.image_sizes.astype(np.float64)
     lands: dict[str, dict[str, np.ndarray]] = {}
@@ -126,14 +123,8 @@ def offsets(mesh: np.ndarray, ck: np.ndarray, table: np.ndarray) -> np.ndarray:
 
 
 def corrected(mesh: np.ndarray, table: np.ndarray, offset: np.ndarray) -> np.ndarray:
-    """Mapped points ``(N, 68, 2)`` plus ``offset`` expressed in each face's eye frame (pixels out)."""
-    pts = mesh[:, table]
-    r, l = eye_centers(pts, RIGHT_EYE_68, LEFT_EYE_68)
-    d = l - r
-    cos, sin = (d[:, 0] / np.linalg.norm(d, axis=1))[:, None], (d[:, 1] / np.linalg.norm(d, axis=1))[:, None]
-    iod = np.linalg.norm(d, axis=1)[:, None]
-    ox, oy = offset[None, :, 0] * iod, offset[None, :, 1] * iod
-    return pts + np.stack([cos * ox - sin * oy, sin * ox + cos * oy], -1)
+    """Mapped points ``(N, 68, 2)`` plus ``offset`` in each face's eye frame (pixels out), as the package maps."""
+    return apply_offsets(mesh[:, table], offset)
 
 
 def errors(mesh: np.ndarray, ck: np.ndarray, table: np.ndarray, offset: np.ndarray | None = None) -> np.ndarray:
@@ -151,21 +142,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", required=True, type=Path, help="build-graphs' landmarks/ folder of the CK+48 dataset")
     p.add_argument("--out", required=True, type=Path)
     args = p.parse_args(argv)
-    _ARGS_ROOT.append(str(args.ck_lands))
-    mesh, ck, subjects = pairs(args.ck48, args.ck_lands, args.cache)
+    mesh, ck, subjects, _ = pairs(args.ck48, args.ck_lands, args.cache)
     names = np.unique(subjects)
     fit_half = np.isin(subjects, names[::2])
     half = fit(mesh[fit_half], ck[fit_half])
     held = errors(mesh[~fit_half], ck[~fit_half], half)
     held_corr = errors(mesh[~fit_half], ck[~fit_half], half, offsets(mesh[fit_half], ck[fit_half], half))
     table = fit(mesh, ck)
-    return _report(args.out, table, offsets(mesh, ck, table), held, held_corr, mesh, ck, subjects, fit_half)
+    signal = expression_signal(args.ck_lands, subjects)
+    return _report(args.out, table, offsets(mesh, ck, table), held, held_corr, signal, subjects, fit_half)
 
 
 def _report(out: Path, table: np.ndarray, offset: np.ndarray, held: np.ndarray, held_corr: np.ndarray,
-            mesh: np.ndarray, ck: np.ndarray, subjects: np.ndarray, fit_half: np.ndarray) -> int:
+            signal: np.ndarray, subjects: np.ndarray, fit_half: np.ndarray) -> int:
     """Write OUT/mesh68.{json,md}: per-region held-out error next to CK+ lands' expression displacement."""
-    signal = expression_signal(ck, subjects)
     rows = []
     for name, idx in {**REGIONS, "all 68": range(68)}.items():
         idx = list(idx)
@@ -174,7 +164,7 @@ def _report(out: Path, table: np.ndarray, offset: np.ndarray, held: np.ndarray, 
                      "corrected_error_mean_iod": float(ec.mean()), "corrected_error_p90_iod": float(np.percentile(ec, 90)),
                      "error_median_iod": float(np.median(e)), "error_p90_iod": float(np.percentile(e, 90)),
                      "displacement_mean_iod": float(signal[idx].mean())})
-    lines = [f"Frame pairs: {len(mesh)} ({len(np.unique(subjects))} subjects); fitted on "
+    lines = [f"Frame pairs: {len(subjects)} ({len(np.unique(subjects))} subjects); fitted on "
              f"{int(fit_half.sum())} pairs, errors on the other {int((~fit_half).sum())} (held-out subjects).", "",
              "| region | points | error (IOD): vertex only, mean | median | 90th pct. | vertex + offset, mean | 90th pct. "
              "| apex-onset displacement, CK+ lands (IOD) |",
@@ -188,11 +178,10 @@ def _report(out: Path, table: np.ndarray, offset: np.ndarray, held: np.ndarray, 
     return 0
 
 
-def expression_signal(ck: np.ndarray, subjects: np.ndarray) -> np.ndarray:
-    """Mean distance ``(68,)`` in IOD between apex and onset frames of CK+ lands' labelled subjects' sequences
-    (all sequences of the subjects in ``subjects``), after ``normalize_landmarks``: the size of what the
-    expression models read, to set the mapping error against."""
-    root = Path(_ARGS_ROOT[0])
+def expression_signal(root: Path, subjects: np.ndarray) -> np.ndarray:
+    """Mean distance ``(68,)`` in IOD between the last (apex) and first (onset) frames of every CK+ lands
+    sequence under ``root`` of the subjects in ``subjects``, after ``normalize_landmarks``: the size of what
+    the expression models read, to set the mapping error against."""
     d = []
     for subject in np.unique(subjects):
         f = root / subject / "omlands.csv"
@@ -201,8 +190,6 @@ def expression_signal(ck: np.ndarray, subjects: np.ndarray) -> np.ndarray:
             d.append(np.linalg.norm(x[1] - x[0], axis=-1))
     return np.mean(d, axis=0)
 
-
-_ARGS_ROOT: list[str] = []
 
 if __name__ == "__main__":
     sys.exit(main())

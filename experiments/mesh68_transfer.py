@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from _report import write_table
-from mesh68_fit import corrected, fit, offsets, pairs_with_ids
+from mesh68_fit import corrected, fit, offsets, pairs
 
 from fer_graph.runtime import configure
 
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--workers", type=int, default=2)
     args = p.parse_args(argv)
-    mesh, ck, subjects, ids = pairs_with_ids(args.ck48, args.ck_lands, args.cache)
+    mesh, ck, subjects, ids = pairs(args.ck48, args.ck_lands, args.cache)
     labels = np.array([canonical_label(i.split("/")[0]) for i in ids])
     keep = labels != "contempt"
     sources = {"CK+ lands points of the same frames": ck[keep].astype(np.float32),

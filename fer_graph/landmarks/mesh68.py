@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MESH_TO_IBUG68", "IBUG68_OFFSETS", "mesh_to_ibug68"]
+__all__ = ["MESH_TO_IBUG68", "IBUG68_OFFSETS", "mesh_to_ibug68", "apply_offsets"]
 
 #: Face Mesh vertex of each iBUG point, in iBUG order (68 indices into the 468 mesh vertices).
 MESH_TO_IBUG68: tuple[int, ...] = (
@@ -68,11 +68,19 @@ def mesh_to_ibug68(points: np.ndarray, *, offsets: bool = True) -> np.ndarray:
                          f"{np.shape(points)}")
     if not np.isfinite(p).all():
         raise ValueError("mesh_to_ibug68: landmarks contain NaN or infinite values")
-    out = p[:, list(MESH_TO_IBUG68)].copy()
-    if offsets:
-        d = out[:, _LEFT_EYE, :2].mean(1) - out[:, _RIGHT_EYE, :2].mean(1)  # (N, 2): the eye line, length IOD
-        off = np.asarray(IBUG68_OFFSETS)[None]  # (1, 68, 2)
-        out[..., 0] += d[:, None, 0] * off[..., 0] - d[:, None, 1] * off[..., 1]
-        out[..., 1] += d[:, None, 1] * off[..., 0] + d[:, None, 0] * off[..., 1]
-    out = out.astype(np.float32)
+    out = p[:, list(MESH_TO_IBUG68)]
+    out = (apply_offsets(out, np.asarray(IBUG68_OFFSETS)) if offsets else out).astype(np.float32)
     return out[0] if single else out
+
+
+def apply_offsets(points: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """``points`` ``(N, 68, D)`` (isotropic units) moved by ``offsets`` ``(68, 2)``, given in IOD units in each
+    face's eye frame (x along the line from the right eye centre, iBUG 36-41, to the left, 42-47; y
+    perpendicular, down): scaled by the face's inter-ocular distance and rotated with its eye line. z, when
+    present, is unchanged. Returns float64."""
+    out = np.array(points, dtype=np.float64)
+    d = out[:, _LEFT_EYE, :2].mean(1) - out[:, _RIGHT_EYE, :2].mean(1)  # (N, 2): the eye line, length IOD
+    off = np.asarray(offsets, dtype=np.float64)[None]  # (1, 68, 2)
+    out[..., 0] += d[:, None, 0] * off[..., 0] - d[:, None, 1] * off[..., 1]
+    out[..., 1] += d[:, None, 1] * off[..., 0] + d[:, None, 0] * off[..., 1]
+    return out
