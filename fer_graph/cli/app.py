@@ -72,7 +72,8 @@ def _csv_names(text: str | None, default: list[str]) -> list[str]:
     return [] if text.strip().lower() == "none" else [t.strip() for t in text.split(",") if t.strip()]
 
 
-def _build_align(source: str, pose_align: bool | None, align: bool, include_z: bool | None) -> bool | str:
+def _build_align(source: str, pose_align: bool | None, align: bool, include_z: bool | None, ibug68: bool = False
+                 ) -> bool | str:
     """``align`` of :func:`~fer_graph.graphs.build.build_graphs` for the flags: ``--pose-align`` /
     ``--no-pose-align`` when given, ``--no-align`` (raw coordinates), else the source's default
     (:func:`~fer_graph.graphs.build.resolve_alignment`)."""
@@ -80,7 +81,7 @@ def _build_align(source: str, pose_align: bool | None, align: bool, include_z: b
 
     if pose_align is not None or not align:
         return "pose" if pose_align else align
-    return resolve_alignment(source, None, include_z)[0]
+    return resolve_alignment(source, None, include_z, ibug68=ibug68)[0]
 
 
 @app.command("build-graphs")
@@ -110,8 +111,7 @@ def build_graphs_cmd(
     try:
         with rate_progress(console, "Face Landmarker", "img") as on_progress:
             _, summary = build_graphs(source.value, root, out, workers=workers, model=model,
-                                      align=align if ibug68 and pose_align is None else
-                                      _build_align(source.value, pose_align, align, include_z),
+                                      align=_build_align(source.value, pose_align, align, include_z, ibug68),
                                       include_z=include_z, include_iris=include_iris, ibug68=ibug68,
                                       apex_frames=apex_frames,
                                       sequences=frames if sequences else 0, frame_sampling=frame_sampling,

@@ -86,9 +86,7 @@ def build_graphs(
         raise ValueError(f"sequences apply to ck-lands sources (videos: predict them); got {source}")
     if ibug68 and source != "mediapipe":
         raise ValueError(f"ibug68 maps Face Mesh detections (source mediapipe); {source} landmarks are not meshes")
-    if ibug68 and align is None:
-        align, include_z = True, bool(include_z)
-    align, include_z = resolve_alignment(source, align, include_z)
+    align, include_z = resolve_alignment(source, align, include_z, ibug68=ibug68)
     path = resolve_dataset_path(root, _DEFAULT_ROOTS.get(source))
     out_dir = Path(out) if out is not None else default_output_dir(path)
     start = time.perf_counter()
@@ -111,11 +109,13 @@ def build_graphs(
     return ds, summary
 
 
-def resolve_alignment(source: str, align: bool | str | None, include_z: bool | None) -> tuple[bool | str, bool]:
+def resolve_alignment(source: str, align: bool | str | None, include_z: bool | None, *, ibug68: bool = False
+                      ) -> tuple[bool | str, bool]:
     """``(align, include_z)`` of a build: ``None`` values take the source's defaults — ``"mediapipe"``:
-    ``("pose", True)`` unless ``include_z`` is False; other sources ``(True, False)``; ``"pose"`` implies z."""
+    ``("pose", True)`` unless ``include_z`` is False or the meshes become 68 iBUG points (``ibug68``, which
+    have no canonical face); other sources ``(True, False)``; ``"pose"`` implies z."""
     if align is None:
-        align = "pose" if source == "mediapipe" and include_z is not False else True
+        align = "pose" if source == "mediapipe" and include_z is not False and not ibug68 else True
     return align, align == "pose" if include_z is None else include_z
 
 
