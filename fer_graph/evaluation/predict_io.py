@@ -36,9 +36,8 @@ def predict_path(inputs: str | os.PathLike | int, run: str | os.PathLike | None 
                  on_progress=None) -> dict[str, Any]:
     """:func:`predict_files`, or for a video file or a camera index (an int)
     :func:`fer_graph.evaluation.predict_video.predict_video_path` (``annotate``, ``smooth``, ``max_frames``
-    apply to those; ``plot`` and ``tiles`` to images; ``visibility_model`` and ``eye_model`` to both) — or,
-    with a sequence run, :func:`fer_graph.evaluation.predict_windows.predict_video_windows` (``window``,
-    ``stride``, ``max_frames``).
+    apply to those; ``plot`` and ``tiles`` to images; ``visibility_model`` and ``eye_model`` to both;
+    ``window`` and ``stride`` to videos classified by a sequence run).
 
     Raises:
         ValueError: video-only options given for images, or image-only options for a video.
@@ -52,18 +51,10 @@ def predict_path(inputs: str | os.PathLike | int, run: str | os.PathLike | None 
                              on_progress=on_progress)
     if plot is not None or tiles:
         raise ValueError(f"{inputs}: --plot and --tiles apply to images; --annotate draws on a video")
-    if run is not None and ExpressionModel(run).sequence_frames:
-        if annotate is not None or smooth or visibility_model is not None:
-            raise ValueError(f"{run}: a sequence run classifies windows; --annotate, --smooth and "
-                             "--visibility-model apply to frame runs")
-        from .predict_windows import predict_video_windows
-
-        return predict_video_windows(inputs, run, model=model, out=out, window=window, stride=stride,
-                                     max_faces=max_faces, max_frames=max_frames, force=force, on_progress=on_progress)
     from .predict_video import predict_video_path
 
     return predict_video_path(inputs, run, model=model, out=out, annotate=annotate, smooth=smooth,
-                              max_faces=max_faces, max_frames=max_frames, force=force,
+                              max_faces=max_faces, max_frames=max_frames, force=force, window=window, stride=stride,
                               visibility_model=visibility_model, eye_model=eye_model, on_progress=on_progress)
 
 

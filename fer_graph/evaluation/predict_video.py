@@ -45,8 +45,11 @@ def predict_video_path(source: str | os.PathLike | int, run: str | os.PathLike |
                        annotate: str | os.PathLike | None = None, smooth: float = 0.0, max_faces: int = 10,
                        max_frames: int | None = None, force: bool = False,
                        visibility_model: str | os.PathLike | None = None, eye_model: str | os.PathLike | None = None,
+                       window: int = 16, stride: int = 4,
                        on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Predict every face of every frame of a video file or camera ``source`` (an int).
+    """Predict every face of every frame of a video file or camera ``source`` (an int); a sequence run
+    classifies sliding windows instead (:func:`~fer_graph.evaluation.predict_windows.predict_video_windows`,
+    with ``window`` and ``stride``; ``out`` defaults to ``<video stem>_windows.csv``).
 
     Args:
         run: a run, a model file or a bundled model name (``None``: the bundled default).
@@ -70,11 +73,19 @@ def predict_video_path(source: str | os.PathLike | int, run: str | os.PathLike |
     """
     from ..landmarks.video import video_info
 
+    em, visibility = load_predictors(run, visibility_model)
+    if em.sequence_frames:
+        if annotate is not None or smooth or visibility is not None:
+            raise ValueError(f"{em.source}: a sequence run classifies windows; --annotate, --smooth and "
+                             "--visibility-model apply to frame runs")
+        from .predict_windows import predict_video_windows
+
+        return predict_video_windows(source, em, model=model, out=out, window=window, stride=stride,
+                                     max_faces=max_faces, max_frames=max_frames, force=force, on_progress=on_progress)
     out = Path(out) if out is not None else default_video_output(source)
     for name, target in (("--out", out), ("--annotate", annotate)):
         if target is not None and Path(target).exists() and not force:
             raise ValueError(f"{target}: exists; choose another {name} file or pass --force to replace it")
-    em, visibility = load_predictors(run, visibility_model)
     eyes_of = EyeStateModel.load(eye_model)
     info = video_info(source)
     total = info["frames"] if max_frames is None else min(info["frames"] or max_frames, max_frames)

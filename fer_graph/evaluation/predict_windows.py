@@ -46,7 +46,7 @@ def sliding_windows(tracked: Iterable[tuple[Any, list[FaceRecord]]], window: int
                 yield f.face, list(q)
 
 
-def predict_video_windows(source: str | os.PathLike | int, run: str | os.PathLike, *, model: str | os.PathLike | None = None,
+def predict_video_windows(source: str | os.PathLike | int, run: str | os.PathLike | ExpressionModel, *, model: str | os.PathLike | None = None,
                           out: str | os.PathLike | None = None, window: int = 16, stride: int = 4,
                           max_faces: int = 10, max_frames: int | None = None, force: bool = False,
                           on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
@@ -58,7 +58,8 @@ def predict_video_windows(source: str | os.PathLike | int, run: str | os.PathLik
     start mid-expression read displacements from a non-neutral face.
 
     Args:
-        run: a sequence run (``fer-graph train --arch stgcn`` on a ``--sequences`` dataset).
+        run: a sequence run (``fer-graph train --arch stgcn`` on a ``--sequences`` dataset), or that run
+            already loaded.
         out: the per-window CSV (:data:`WINDOW_COLUMNS`, then ``p_<class>``); default
             ``<video stem>_windows.csv``.
         window, stride: detections per window (>= 2) and between windows (>= 1).
@@ -70,7 +71,7 @@ def predict_video_windows(source: str | os.PathLike | int, run: str | os.PathLik
         ValueError: an existing ``out`` without ``force``; not a sequence run; see :func:`sliding_windows`.
         VideoReadError, ModelFileError: see :func:`~fer_graph.evaluation.predictor.track_video`.
     """
-    em = ExpressionModel(run)
+    em = run if isinstance(run, ExpressionModel) else ExpressionModel(run)
     if not em.sequence_frames:
         raise ValueError(f"{run}: not a sequence run (features {str(em.features)!r}); windows need --arch stgcn")
     em.require_detections(sequences=True)
