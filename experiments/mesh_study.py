@@ -17,8 +17,11 @@ chosen by its own grid search on inner validation).
 inner-training graphs and is scored on the whole fixed inner-validation split (cached in OUT/<variant>/
 rank.json, with the mirror test-time-augmented validation accuracy of the same GNN); no test data is read.
 
-Writes OUT/ablation.md and OUT/ablation.json (variant, what it changes, validation accuracy, test accuracy
-and macro-F1 for finalists, parameters, train seconds).
+``--rank last`` ranks on the last epoch's validation accuracy instead (GNNs: nothing was chosen on it, so
+it is not flattered by early stopping's pick of the best of many epochs).
+
+Writes OUT/ablation.md and OUT/ablation.json (variant, what it changes, validation accuracy at the epoch
+kept and at the last epoch, test accuracy and macro-F1 for finalists, parameters, train seconds).
 """
 
 from __future__ import annotations
@@ -70,6 +73,12 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "hidden32_mask": ("hidden 32, random occlusion of half the training graphs", {"hidden": 32, "mask_augment": 0.5}),
     "hidden32_e80": ("hidden 32, 80 epochs", {"hidden": 32, "epochs": 80}),
     "hidden32_e80_m2": ("hidden 32, 80 epochs, seed ensemble of 2", {"hidden": 32, "epochs": 80, "members": 2}),
+    # the weights after the whole schedule (nothing chosen on validation: an unbiased validation accuracy)
+    "e80_last": ("hidden 32, 80 epochs, last epoch kept", {"hidden": 32, "epochs": 80, "keep": "last"}),
+    "e80_last_m2": ("hidden 32, 80 epochs, last epoch kept, seed ensemble of 2",
+                    {"hidden": 32, "epochs": 80, "keep": "last", "members": 2}),
+    "e80_last_m4": ("hidden 32, 80 epochs, last epoch kept, seed ensemble of 4",
+                    {"hidden": 32, "epochs": 80, "keep": "last", "members": 4}),
     "hidden32_bs64": ("hidden 32, blendshape branch (MLP 64-64) fused before the head",
                       {"hidden": 32, "graph_hidden": 64}),
     "hidden32_ema": ("hidden 32, weight average (EMA decay 0.995)", {"hidden": 32, "ema": 0.995}),
@@ -140,6 +149,7 @@ VARIANTS: dict[str, tuple[str, dict]] = {
 def _row(name: str, what: str, m: dict, finalist: bool) -> dict:
     params = [f.get("n_parameters") for f in m["per_fold"] if f.get("n_parameters")]
     return {"variant": name, "changes": what, "val_accuracy": m.get("val_accuracy_mean"),
+            "val_accuracy_last": m.get("val_accuracy_last_mean"),
             "test_accuracy": m["accuracy_mean"] if finalist else None,
             "test_accuracy_std": m["accuracy_std"] if finalist else None,
             "test_macro_f1": m["macro_f1_mean"] if finalist else None,
@@ -152,11 +162,12 @@ def _fmt(v, spec=".3f") -> str:
 
 
 def _table(rows: list[dict]) -> list[str]:
-    lines = ["| variant | changes | val. accuracy | test accuracy | test macro-F1 | parameters | train s |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+    lines = ["| variant | changes | val. accuracy | val. at the last epoch | test accuracy | test macro-F1 | "
+             "parameters | train s |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         test = "—" if r["test_accuracy"] is None else f"{r['test_accuracy']:.3f} ± {r['test_accuracy_std']:.3f}"
-        lines.append(f"| {r['variant']} | {r['changes']} | {_fmt(r['val_accuracy'])} | {test} | "
+        lines.append(f"| {r['variant']} | {r['changes']} | {_fmt(r['val_accuracy'])} | "
+                     f"{_fmt(r.get('val_accuracy_last'))} | {test} | "
                      f"{_fmt(r['test_macro_f1'])} | {_fmt(r['parameters'], ',')} | {r['train_s']:.0f} |")
     return lines
 
@@ -205,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--finalists", type=int, default=1, help="reveal the test accuracy of the K best variants")
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--rank", choices=("best", "last"), default="best",
+                   help="rank on the validation accuracy of the epoch kept (best: early stopping chose it, "
+                        "which flatters it) or of the last epoch (nothing chosen on it)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--train-subset", type=int, default=None,
                    help="hold-out datasets: rank on N inner-training graphs (stratified) and the whole "
@@ -232,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
             train(ds, cfg, run, workers=args.workers, force=True)
             print(f"{name}: trained in {time.perf_counter() - start:.0f} s", flush=True)
         runs[name] = (what, json.loads((run / "metrics.json").read_text()))
-    ranked = sorted(names, key=lambda n: -(runs[n][1].get("val_accuracy_mean") or 0.0))
+    key = "val_accuracy_last_mean" if args.rank == "last" else "val_accuracy_mean"
+    ranked = sorted(names, key=lambda n: -(runs[n][1].get(key) or 0.0))
     finalists = set() if args.train_subset else set(ranked[: args.finalists]) | {b for b in runs if b not in names}
     rows = [_row(n, runs[n][0], runs[n][1], n in finalists) for n in ranked + [b for b in runs if b not in names]]
     write_table(args.out, "ablation", rows, _table(rows))

@@ -97,8 +97,11 @@ class TrainConfig:
         arch: registered model name (``gat``, ``gcn``, ``logreg``, ``blendshape-rf``...).
         features: feature spec (:class:`fer_graph.graphs.features.FeatureSpec`); ``None`` = dataset default.
         epochs: maximum epochs; the weights kept are those of the best inner-validation epoch
-            (accuracy, ties: lower validation loss).
-        patience: stop after this many epochs without validation improvement.
+            (accuracy, ties: lower validation loss), or of the last epoch with ``keep="last"``.
+        patience: stop after this many epochs without validation improvement (``keep="best"`` only).
+        keep: GNNs: ``best`` (the best inner-validation epoch's weights, early stopping) or ``last`` (the
+            weights after the whole schedule; validation is measured, never chosen on, so its accuracy is
+            an unbiased estimate of the model kept).
         batch_size, lr, weight_decay: AdamW optimisation (cosine learning-rate decay over ``epochs``).
         hidden, layers, heads, dropout, node_embedding, readout, norm: GNN size (see the model classes).
         balance: ``none``, ``weighted``, ``oversample`` or ``undersample`` (:class:`Balance`).
@@ -146,6 +149,7 @@ class TrainConfig:
     features: str | None = None
     epochs: int = 150
     patience: int = 50
+    keep: str = "best"
     batch_size: int = 32
     lr: float = 2e-3
     weight_decay: float = 1e-2
@@ -197,6 +201,8 @@ class TrainConfig:
                              "already merges them")
         if self.init_from is not None:
             self.init_from = None if str(self.init_from).lower() in ("", "none") else str(self.init_from)
+        if self.keep not in ("best", "last"):
+            raise ValueError(f"TrainConfig: keep={self.keep!r}; expected 'best' or 'last'")
         if self.mixup < 0:
             raise ValueError(f"TrainConfig: mixup={self.mixup}; expected a Beta parameter >= 0")
         if isinstance(self.members, bool) or not isinstance(self.members, int) or self.members < 1:

@@ -240,7 +240,8 @@ def fit_module(x: Tensor, graph_attr: Tensor | None, y: np.ndarray, train_idx: n
                graph_names: tuple[str, ...] = (), on_epoch: Callable[[EpochLog], None] | None = None,
                warm_start: Callable[[torch.nn.Module], object] | None = None
                ) -> tuple[torch.nn.Module, list[EpochLog], dict]:
-    """Train a registered GNN on ``train_idx``, early-stopping on ``val_idx``.
+    """Train a registered GNN on ``train_idx``, early-stopping on ``val_idx`` (``config.keep="best"``) or
+    for the whole schedule (``"last"``; ``val_idx`` only measured).
 
     Args:
         x: ``(G, V, F)`` float32 node features; graph_attr: ``(G, A)`` float32 or ``None``.
@@ -255,7 +256,7 @@ def fit_module(x: Tensor, graph_attr: Tensor | None, y: np.ndarray, train_idx: n
             weights (fine-tuning: :func:`fer_graph.models.transfer.transfer_weights`).
 
     Returns:
-        ``(module at its best validation epoch, in eval mode; epoch logs; builder kwargs)``.
+        ``(module at its best validation epoch or its last, in eval mode; epoch logs; builder kwargs)``.
 
     Raises:
         ValueError: ``mask_augment`` with the PyG backend.
@@ -273,7 +274,7 @@ def fit_module(x: Tensor, graph_attr: Tensor | None, y: np.ndarray, train_idx: n
 def _run_epochs(loop: _Loop, train_idx: np.ndarray, val_idx: np.ndarray, y: np.ndarray,
                 on_epoch: Callable[[EpochLog], None] | None) -> list[EpochLog]:
     """Epochs with cosine decay and early stopping; leaves the best epoch's weights (of the weight average,
-    with ``config.ema``) in the model."""
+    with ``config.ema``) in the model, or the last epoch's with ``config.keep="last"`` (no early stopping)."""
     cfg = loop.config
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(loop.opt, T_max=max(cfg.epochs, 1))
     tr = torch.as_tensor(train_idx, dtype=torch.long)
@@ -285,12 +286,14 @@ def _run_epochs(loop: _Loop, train_idx: np.ndarray, val_idx: np.ndarray, y: np.n
         logs.append(EpochLog(epoch, train_loss, val_loss, val_acc))
         if on_epoch is not None:
             on_epoch(logs[-1])
+        if cfg.keep == "last":
+            continue
         if not len(val_idx) or (val_acc, -val_loss) > (best[0], -best[1]):
             best, best_state, stale = (val_acc, val_loss), copy.deepcopy(loop.evaluated.state_dict()), 0
         else:
             stale += 1
             if stale >= cfg.patience:
                 break
-    loop.model.load_state_dict(best_state)
+    loop.model.load_state_dict(loop.evaluated.state_dict() if cfg.keep == "last" else best_state)
     loop.model.eval()
     return logs

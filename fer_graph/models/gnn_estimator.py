@@ -33,7 +33,8 @@ class GNNClassifier(FaceClassifier):
         arch: registered GNN name; config: :class:`fer_graph.config.TrainConfig`.
         classes: class names; topology: the fixed graph topology; dims: coordinates per landmark (2 or 3).
         refit: after early stopping picks an epoch count, retrain from scratch on train + validation for
-            that many epochs.
+            that many epochs; with ``config.keep="last"`` (nothing chosen on validation), one fit of the
+            whole schedule on train + validation.
 
     Attributes:
         module_: the fitted ``torch.nn.Module`` (eval mode); model_kwargs_: its builder arguments.
@@ -71,20 +72,36 @@ class GNNClassifier(FaceClassifier):
             return self._set_members(fitted, inputs, y, validation)
         common = dict(topology=self.topology, num_classes=len(self.classes_), dims=self.dims,
                       graph_names=inputs.graph_names, warm_start=self._warm_start(inputs.graph_names))
+        everything = np.sort(np.concatenate([train, validation]))
+        if self.refit and self.config.keep == "last":
+            # a fixed schedule selects nothing on validation: one fit on all training subjects
+            module, logs, kwargs = fit_module(inputs.x, inputs.graph_attr, y, everything, np.array([], dtype=np.int64),
+                                              config=self.config, on_epoch=on_epoch, **common)
+            return self._fitted(module, kwargs, inputs, logs, len(logs), len(logs))
         module, logs, kwargs = fit_module(inputs.x, inputs.graph_attr, y, train, validation, config=self.config,
                                           on_epoch=on_epoch, **common)
-        best = max(logs, key=lambda l: (l.val_accuracy, -l.val_loss))
-        best_epoch = int(best.epoch)
+        best = logs[-1] if self.config.keep == "last" else max(logs, key=lambda l: (l.val_accuracy, -l.val_loss))
         refit_epochs = 0
         if self.refit:
             # same schedule length as selection, so the refit ends where selection did
-            module, refit_logs, kwargs = fit_module(
-                inputs.x, inputs.graph_attr, y, np.sort(np.concatenate([train, validation])),
-                np.array([], dtype=np.int64), config=replace(self.config, epochs=best_epoch), **common)
+            module, refit_logs, kwargs = fit_module(inputs.x, inputs.graph_attr, y, everything,
+                                                    np.array([], dtype=np.int64),
+                                                    config=replace(self.config, epochs=int(best.epoch)), **common)
             refit_epochs = len(refit_logs)
+        return self._fitted(module, kwargs, inputs, logs, int(best.epoch), len(logs) + refit_epochs)
+
+    def _fitted(self, module: torch.nn.Module, kwargs: dict[str, Any], inputs: ModelInputs, logs: list[EpochLog],
+                best_epoch: int, epochs: int) -> GNNClassifier:
+        """Store the fitted ``module`` and ``fit_info_``: ``val_accuracy`` at the epoch kept (None when no
+        validation data was seen) and ``val_accuracy_last`` at the last epoch of the selection fit."""
+        def measured(value: float) -> float | None:
+            return None if np.isnan(value) else float(value)
+
+        kept = next(log for log in logs if log.epoch == best_epoch)
         self.module_, self.model_kwargs_, self.graph_names_ = module, kwargs, tuple(inputs.graph_names)
-        self.fit_info_ = {"logs": logs, "best_epoch": best_epoch, "epochs": len(logs) + refit_epochs,
-                          "refit": self.refit, "val_accuracy": float(best.val_accuracy),
+        self.fit_info_ = {"logs": logs, "best_epoch": best_epoch, "epochs": epochs, "refit": self.refit,
+                          "val_accuracy": measured(kept.val_accuracy),
+                          "val_accuracy_last": measured(logs[-1].val_accuracy),
                           "n_parameters": sum(p.numel() for p in module.parameters()), **self.init_info_}
         return self
 
@@ -113,10 +130,13 @@ class GNNClassifier(FaceClassifier):
         self.module_ = ProbabilityAverage([m.module_ for m in members]).eval()
         self.model_kwargs_, self.graph_names_, self.members_ = first.model_kwargs_, first.graph_names_, len(members)
         infos = [m.fit_info_ for m in members]
-        val = float(np.mean([i["val_accuracy"] for i in infos]))
+        known = [i["val_accuracy"] for i in infos if i["val_accuracy"] is not None]
+        val = float(np.mean(known)) if known else None
         if len(validation) and not self.refit:
             val = float((self.predict_proba(inputs.take(validation)).argmax(1) == y[validation]).mean())
+        last = val if self.config.keep == "last" else None
         self.fit_info_ = {**infos[0], "epochs": sum(i["epochs"] for i in infos), "val_accuracy": val,
+                          "val_accuracy_last": last,
                           "n_parameters": sum(i["n_parameters"] for i in infos),
                           "members": [{"seed": m.config.seed, "best_epoch": i["best_epoch"],
                                        "val_accuracy": i["val_accuracy"]} for m, i in zip(members, infos)]}

@@ -25,6 +25,7 @@ def _per_fold(results: list, data: TrainingData) -> list[dict[str, Any]]:
         rows.append({"fold": fold.index, "accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "n": m["n"],
                      "fit_seconds": round(seconds, 2), "epochs": clf.fit_info_.get("epochs"),
                      "val_accuracy": clf.fit_info_.get("val_accuracy"),
+                     **{k: clf.fit_info_[k] for k in ("val_accuracy_last", "best_epoch") if k in clf.fit_info_},
                      "n_parameters": clf.fit_info_.get("n_parameters"),
                      **({"init": clf.fit_info_["init"]} if "init" in clf.fit_info_ else {})})
     return rows
@@ -84,6 +85,9 @@ def write_report(ds: FaceGraphDataset, data: TrainingData, config: TrainConfig, 
     }
     vals = [f["val_accuracy"] for f in per_fold if f["val_accuracy"] is not None]
     metrics["val_accuracy_mean"] = float(np.mean(vals)) if vals else None  # inner validation: for choosing
+    last = [f.get("val_accuracy_last") for f in per_fold]
+    if any(v is not None for v in last):  # GNNs: at the last epoch, which nothing was chosen on
+        metrics["val_accuracy_last_mean"] = float(np.mean([v for v in last if v is not None]))
     epochs = [f["epochs"] for f in per_fold if f["epochs"] is not None]
     if epochs:
         metrics["seconds_per_epoch"] = round(sum(f["fit_seconds"] for f in per_fold) / max(sum(epochs), 1), 4)

@@ -4,7 +4,8 @@ Run directory::
 
     RUN/config.json              TrainConfig + dataset + protocol
     RUN/metrics.json             arch, dataset, protocol, folds, accuracy_mean/std, macro_f1_mean/std,
-                                 per_fold [{fold, accuracy, macro_f1, n}], pooled metrics (+ FER keys)
+                                 per_fold [{fold, accuracy, macro_f1, n, val_accuracy...}], pooled
+                                 metrics, val_accuracy_mean (+ val_accuracy_last_mean: GNNs; FER keys)
     RUN/predictions.csv          fold, sample_id, subject, y_true, y_pred, p_<class>...
     RUN/confusion.{csv,png}      pooled over folds
     RUN/curves.png               training loss / validation accuracy per fold (GNNs)

@@ -39,6 +39,10 @@ def test_gat_trains_loss_falls_and_checkpoint_reloads(tmp_path, ck_small):
     assert metrics["accuracy_mean"] == pytest.approx(np.mean(accs)) and metrics["accuracy_std"] == pytest.approx(np.std(accs))
     assert metrics["accuracy_mean"] > 0.4  # chance 1/6
     assert metrics["folds"] == 2 and sum(f["n"] for f in metrics["per_fold"]) == len(ck_small)
+    # inner validation at the epoch kept (the best of 15) and at the last one, which nothing was chosen on
+    folds = metrics["per_fold"]
+    assert all(f["val_accuracy_last"] <= f["val_accuracy"] and 1 <= f["best_epoch"] <= 15 for f in folds)
+    assert metrics["val_accuracy_last_mean"] == pytest.approx(np.mean([f["val_accuracy_last"] for f in folds]))
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["accuracy_mean"] == metrics["accuracy_mean"]
     model, meta = load_checkpoint(tmp_path / "run" / "checkpoints" / "fold_00.pt")
     assert meta["topology"] == "ibug68" and meta["features"] == "apex+disp" and meta["classes"] == ck_small.classes
