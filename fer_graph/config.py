@@ -140,6 +140,9 @@ class TrainConfig:
             weights initialise the model before training (fine-tuning;
             :func:`fer_graph.models.transfer.transfer_weights`); ``"auto"``: the bundled default model
             when it fits the data (topology, coordinates, graph attributes), else random; ``None``: random.
+        refit: GNNs: the final model of each fold trains on all its training subjects (inner-train and
+            inner-validation), as the baselines' grid search refits: for the epoch count early stopping
+            chose, or, with ``keep="last"``, for the whole schedule in one fit.
         members: GNNs: a seed ensemble of this many models, trained from seeds ``seed`` … ``seed + members
             - 1`` on the same split; predictions average their probabilities (1: one model).
         extra: further model keyword arguments.
@@ -185,6 +188,7 @@ class TrainConfig:
     mirror_tta: bool = False
     init_from: str | None = None
     members: int = 1
+    refit: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

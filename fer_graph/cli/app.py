@@ -146,7 +146,7 @@ def train_cmd(
     augment: Annotated[bool, typer.Option("--augment/--no-augment")] = _D.augment,
     standardize: Annotated[Standardize, typer.Option("--standardize", help="node: deviations from the training mean face, per landmark; channel: one mean/std per coordinate channel")] = Standardize(_D.standardize),
     backend: Annotated[Backend, typer.Option("--backend", help="GNN layers: fast (dense fixed-topology) or pyg")] = Backend(_D.backend),
-    refit: Annotated[bool, typer.Option("--refit", help="GNNs: retrain on all training subjects at the epoch early stopping chose")] = False,
+    refit: Annotated[Optional[bool], typer.Option("--refit/--no-refit", help="GNNs: the final model of each fold trains on all its training subjects (inner validation included), for the epoch count early stopping chose or the whole schedule; " + _RECIPE)] = None,
     force: Annotated[bool, typer.Option("--force", help="replace an existing run directory whole (kept until the new run is complete)")] = False,
     mask_augment: Annotated[Optional[float], typer.Option("--mask-augment", min=0.0, max=1.0, help="GNNs: probability of occluding a training graph (random region, BFS patch or node dropout; removal or masking); adds a visibility input; " + _RECIPE)] = None,
     occluded_attrs: Annotated[Optional[float], typer.Option("--occluded-attrs", min=0.0, max=1.0, help="GNNs: graphs with at least this share of landmarks occluded (mask augmentation; removed or masked at prediction) use the training mean instead of their blendshapes; 0: off; " + _RECIPE)] = None,
@@ -169,9 +169,9 @@ def train_cmd(
                                        backend=backend, standardize=standardize, mask_augment=mask_augment,
                                        readout=readout, init_from=init_from, members=members,
                                        occluded_attrs=occluded_attrs, occluded_attrs_scope=occluded_attrs_scope,
-                                       hierarchy=hierarchy.value)
+                                       hierarchy=hierarchy.value, refit=refit)
         with train_progress(console, arch, cfg.epochs) as (on_fold, on_epoch):
-            metrics = train(ds, cfg, out, on_fold=on_fold, on_epoch=on_epoch, refit=refit, workers=workers,
+            metrics = train(ds, cfg, out, on_fold=on_fold, on_epoch=on_epoch, workers=workers,
                             force=force)
     except _ERRORS as exc:
         _fail(exc)

@@ -225,7 +225,7 @@ def _checkpoint_meta(ds: FaceGraphDataset, data: TrainingData, config: TrainConf
 
 def train(ds: FaceGraphDataset, config: TrainConfig, out_dir: str | os.PathLike, *,
           on_fold: Callable[[int, int], None] | None = None,
-          on_epoch: Callable[[int, Any], None] | None = None, refit: bool = False,
+          on_epoch: Callable[[int, Any], None] | None = None, refit: bool | None = None,
           workers: int | None = 1, force: bool = False) -> dict[str, Any]:
     """Train and evaluate ``config.arch`` on ``ds`` under the dataset's protocol; write ``out_dir``.
 
@@ -240,8 +240,8 @@ def train(ds: FaceGraphDataset, config: TrainConfig, out_dir: str | os.PathLike,
             (:mod:`fer_graph.training.rundir`), with a ``manifest.json`` of every file's sha256.
         on_fold: ``(fold, n_folds)`` callback when a fold starts.
         on_epoch: ``(fold, EpochLog)`` callback after each GNN epoch.
-        refit: GNNs: after early stopping picks an epoch count on the inner validation split, retrain
-            from scratch on all training subjects for that many epochs.
+        refit: GNNs: the final model trains on all training subjects (``TrainConfig.refit``); ``None``:
+            ``config.refit``, else it overrides it (and ``config.json`` records the value used).
         workers: fit this many folds (and seed-ensemble members) at once in ``spawn`` worker processes
             (see :func:`fit_folds`); ``None``: one per CPU core.
         force: replace an existing ``out_dir`` whole (it is left untouched until the new run is complete).
@@ -254,8 +254,10 @@ def train(ds: FaceGraphDataset, config: TrainConfig, out_dir: str | os.PathLike,
         RunExistsError: ``out_dir`` exists and is not empty, without ``force``.
     """
     workers = (os.cpu_count() or 1) if workers is None else workers
+    config = config if refit is None else replace(config, refit=bool(refit))
     with staged_run(out_dir, force=force) as work:
-        return _train_into(ds, config, work, on_fold=on_fold, on_epoch=on_epoch, refit=refit, workers=workers)
+        return _train_into(ds, config, work, on_fold=on_fold, on_epoch=on_epoch, refit=config.refit,
+                           workers=workers)
 
 
 def _train_into(ds: FaceGraphDataset, config: TrainConfig, out: Path, *, on_fold, on_epoch, refit: bool,

@@ -120,6 +120,16 @@ def test_refit_retrains_on_all_training_subjects(tmp_path, ck_small):
     assert m["refit"] is True and m["per_fold"][0]["epochs"] == 4 + ckpt["best_epoch"]
 
 
+def test_a_fixed_schedule_refit_from_the_config_is_one_fit_per_fold(tmp_path, ck_small):
+    cfg = TrainConfig(arch="gcn", epochs=3, folds=2, hidden=8, layers=1, batch_size=8, keep="last", refit=True)
+    m = train(ck_small, cfg, tmp_path / "r")
+    assert m["refit"] is True and [f["epochs"] for f in m["per_fold"]] == [3, 3]
+    assert m["val_accuracy_mean"] is None  # nothing held out: no validation accuracy to report
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["config"]["refit"] is True
+    off = train(ck_small, cfg, tmp_path / "off", refit=False)  # the keyword overrides the config
+    assert off["refit"] is False and off["val_accuracy_mean"] == pytest.approx(off["val_accuracy_last_mean"])
+
+
 def test_default_standardization_is_per_landmark(tmp_path, ck_small):
     train(ck_small, TrainConfig(arch="gcn", epochs=1, folds=2, hidden=8, layers=1), tmp_path / "a")
     cfg = json.loads((tmp_path / "a" / "config.json").read_text())["config"]
