@@ -83,6 +83,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
                          {"hidden": 32, "epochs": 80, "keep": "last", "mixup": 0.2, "ema": 0.995}),
     "e80_last_l2": ("hidden 32, 80 epochs, last epoch kept, 2 GAT layers",
                     {"hidden": 32, "epochs": 80, "keep": "last", "layers": 2}),
+    "e80_last_l2_m4": ("hidden 32, 80 epochs, last epoch kept, 2 GAT layers, seed ensemble of 4",
+                       {"hidden": 32, "epochs": 80, "keep": "last", "layers": 2, "members": 4}),
     "e80_last_m4": ("hidden 32, 80 epochs, last epoch kept, seed ensemble of 4",
                     {"hidden": 32, "epochs": 80, "keep": "last", "members": 4}),
     "hidden32_bs64": ("hidden 32, blendshape branch (MLP 64-64) fused before the head",
