@@ -3,6 +3,8 @@ the image datasets', skips; the Face Landmarker replaced by synthetic detections
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -127,7 +129,17 @@ def test_a_real_clip_becomes_a_sequence_and_a_corrupt_one_a_skip(tmp_path, model
     image = cv2.resize(cv2.imread(str(face)), (256, 256), interpolation=cv2.INTER_CUBIC)
     _clip(tmp_path / "clips" / "happy" / face.with_suffix(".mp4").name, image, [0, 1, 2, 3, 4, 5])
     (tmp_path / "clips" / "happy" / "broken.mp4").write_bytes(b"not a video" * 100)
-    ds, summary = build_graphs("mediapipe", tmp_path / "clips", tmp_path / "seq", sequences=4, model=model_path)
+    from typer.testing import CliRunner
+
+    from fer_graph.cli import app
+    from fer_graph.graphs.load import load_processed
+
+    result = CliRunner().invoke(app, ["build-graphs", "--source", "mediapipe", "--root", str(tmp_path / "clips"),
+                                      "--out", str(tmp_path / "seq"), "--sequences", "--frames", "4",
+                                      "--model", str(model_path)])
+    assert result.exit_code == 0, result.output
+    assert "mediapipe-video: 1 graphs" in result.output and "unreadable 1" in result.output
+    ds, summary = load_processed(tmp_path / "seq"), json.loads((tmp_path / "seq" / "summary.json").read_text())
     assert len(ds) == 1 and ds.classes == ["happiness"] and ds.meta["options"]["sequence_frames"] == 4
     assert ds.tensor("frames").shape == (1, 468, 4, 3) and ds[0].pos.shape == (468, 3)
     assert FeatureSpec.parse("seq").node_features(ds).shape == (1, 468, 4 * 6)
