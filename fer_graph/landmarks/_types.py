@@ -16,7 +16,8 @@ class SkipRecord:
     Attributes:
         path: the file (image or CSV) that was skipped, as a string.
         reason: a short machine-readable reason: ``"unreadable"``, ``"unsupported_mode"``, ``"broken_link"``,
-            ``"link_loop"``, ``"no_face"``, ``"several_faces"``, ``"detect_error"``, ``"unlabelled"`` ...
+            ``"link_loop"``, ``"no_face"``, ``"several_faces"``, ``"detect_error"``, ``"unlabelled"``,
+            ``"too_few_frames"`` (a video clip with a face in fewer than 2 frames) ...
         detail: free text (exception message, line number).
     """
 
