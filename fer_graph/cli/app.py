@@ -98,7 +98,7 @@ def build_graphs_cmd(
     include_iris: Annotated[bool, typer.Option("--include-iris", help="keep the 10 iris points (478 nodes)")] = False,
     ibug68: Annotated[bool, typer.Option("--ibug68", help="--source mediapipe: map each mesh to the 68 iBUG points (68-node graphs, 2-D eye-aligned unless --include-z)")] = False,
     apex_frames: Annotated[int, typer.Option("--apex-frames", min=1, help="CK+ lands: last K frames of each sequence as samples")] = 1,
-    sequences: Annotated[bool, typer.Option("--sequences", help="CK+ lands: a sequence dataset, every graph with its frames from onset to apex (for --arch stgcn)")] = False,
+    sequences: Annotated[bool, typer.Option("--sequences", help="a sequence dataset, every graph with its frames from onset to apex (for --arch stgcn): CK+ lands, or --source mediapipe over ROOT/<label>/*.mp4 video clips (one sequence per clip)")] = False,
     frames: Annotated[int, typer.Option("--frames", min=2, help="with --sequences: frames per sequence")] = 16,
     frame_sampling: Annotated[str, typer.Option("--frame-sampling", help="with --sequences: 'uniform' (resampled over the sequence) or 'ends' (the first and last frames/2 as recorded)")] = "uniform",
     label: Annotated[Optional[str], typer.Option("--label", help="--source csv: the label of every row of a file without a label column (one OpenFace video)")] = None,
@@ -109,7 +109,8 @@ def build_graphs_cmd(
     from ..graphs.build import build_graphs
 
     try:
-        with rate_progress(console, "Face Landmarker", "img") as on_progress:
+        unit = "clips" if sequences and source is Source.mediapipe else "img"
+        with rate_progress(console, "Face Landmarker", unit) as on_progress:
             _, summary = build_graphs(source.value, root, out, workers=workers, model=model,
                                       align=_build_align(source.value, pose_align, align, include_z, ibug68),
                                       include_z=include_z, include_iris=include_iris, ibug68=ibug68,

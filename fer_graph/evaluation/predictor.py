@@ -395,22 +395,17 @@ def track_video(source: str | os.PathLike | int, *, model: str | os.PathLike | N
                 max_frames: int | None = None) -> Iterator[tuple[Any, list[FaceRecord]]]:
     """Detect and track faces through a video file or camera (an int): yields ``(frame, faces)`` per frame,
     the :class:`FaceRecord` list left to right with ``face`` the track id
-    (:class:`~fer_graph.landmarks.tracks.FaceTracks`), ``frame`` and ``time_s`` set.
+    (:func:`~fer_graph.landmarks.video.track_faces`), ``frame`` and ``time_s`` set.
 
     Raises:
         VideoReadError: OpenCV cannot open ``source``. ModelFileError: no Face Landmarker model.
     """
-    from ..landmarks.tracks import FaceTracks
-    from ..landmarks.video import VideoFaceTracker, read_frames
+    from ..landmarks.video import track_faces
 
     name = f"camera:{source}" if isinstance(source, int) else str(source)
-    tracks = FaceTracks()
-    with VideoFaceTracker(model, num_faces=max_faces) as tracker:
-        for frame in read_frames(source, max_frames=max_frames):
-            h, w = frame.rgb.shape[:2]
-            found = tracker.detect(frame)
-            ids = tracks.assign([f.box(w, h) for f in found], frame.index)
-            yield frame, [FaceRecord.of(name, k, (w, h), f, frame.index, frame.time_s) for k, f in zip(ids, found)]
+    for frame, faces in track_faces(source, model=model, max_faces=max_faces, max_frames=max_frames):
+        size = (frame.rgb.shape[1], frame.rgb.shape[0])
+        yield frame, [FaceRecord.of(name, k, size, f, frame.index, frame.time_s) for k, f in faces]
 
 
 def _as_tensors(inputs: ModelInputs) -> ModelInputs:

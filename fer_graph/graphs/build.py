@@ -49,7 +49,8 @@ def build_graphs(
             is looked up under ``$FER_GRAPH_DATA`` (else ``./data``); ck-lands defaults to ``ck_lands/CK+``.
         out: output folder; default ``data/processed/<dataset name>``. Receives ``processed/``,
             ``summary.json`` and ``skipped.csv`` (every skipped input with its reason).
-        workers: extraction processes for image sources (default: all cores).
+        workers: extraction processes for image sources (default: all cores); video clips are read one
+            after another in this process.
         model: Face Landmarker ``.task`` file (see :func:`fer_graph.landmarks.mediapipe_source.resolve_model_path`).
         align, include_z, include_iris, apex_frames: build options (see the dataset classes; ``align="pose"``
             rotates faces in 3-D onto the canonical face, :func:`fer_graph.graphs.normalize.normalize_for_topology`).
@@ -58,8 +59,10 @@ def build_graphs(
             ``align="pose"`` implies ``include_z``.
         ibug68: ``"mediapipe"``: graphs of the 68 iBUG points mapped from each mesh
             (:func:`fer_graph.landmarks.mesh68.mesh_to_ibug68`); 2-D eye-aligned unless ``include_z``.
-        sequences, frame_sampling: ``"ck-lands"``: > 0 builds a sequence dataset, every graph also carrying
-            its sequence as ``frames`` of that many frames (``CKLandsGraphs``' ``sequence_frames``).
+        sequences, frame_sampling: > 0 builds a sequence dataset, every graph also carrying its sequence as
+            ``frames`` of that many frames: ``"ck-lands"``, ``CKLandsGraphs``' ``sequence_frames``;
+            ``"mediapipe"``, ``root`` is a folder of labelled video clips, one sequence per clip
+            (:class:`~fer_graph.graphs.video_dataset.VideoFolderGraphs`, source ``"mediapipe-video"``).
         label, subject: ``"csv"`` sources: the label and subject of every row of a file without those
             columns (one OpenFace / py-feat video, say).
         force: rebuild even when an up-to-date processed dataset exists.
@@ -73,7 +76,7 @@ def build_graphs(
 
     Raises:
         ValueError: unknown ``source``; ``label`` or ``subject`` for a source other than ``"csv"``;
-            ``sequences`` for a source other than ``"ck-lands"``.
+            ``sequences`` for ``"csv"`` or with ``ibug68``.
         NoSamplesError: every input was skipped; ``OUT/skipped.csv`` is written first and the message
             gives the top reasons with counts and that path. A failed build leaves no processed folder.
         DatasetLayoutError, LandmarkFileError, UnknownLabelError, ModelFileError: from the sources.
@@ -82,8 +85,9 @@ def build_graphs(
         raise ValueError(f"source={source!r}; expected one of {list(SOURCES)}")
     if source != "csv" and (label is not None or subject is not None):
         raise ValueError(f"label / subject apply to csv sources; {source} takes labels from its layout")
-    if sequences and source != "ck-lands":
-        raise ValueError(f"sequences apply to ck-lands sources (videos: predict them); got {source}")
+    if sequences and (source == "csv" or ibug68):
+        raise ValueError(f"sequences apply to ck-lands and mediapipe (video clips) sources, without ibug68; "
+                         f"got {source}" + (" with ibug68" if ibug68 else ""))
     if ibug68 and source != "mediapipe":
         raise ValueError(f"ibug68 maps Face Mesh detections (source mediapipe); {source} landmarks are not meshes")
     align, include_z = resolve_alignment(source, align, include_z, ibug68=ibug68)
@@ -93,6 +97,12 @@ def build_graphs(
     if source == "ck-lands":
         ds: FaceGraphDataset = CKLandsGraphs(out_dir, path, apex_frames=apex_frames, align=align, force_reload=force,
                                              sequence_frames=sequences, frame_sampling=frame_sampling)
+    elif sequences:
+        from .video_dataset import VideoFolderGraphs
+
+        ds = VideoFolderGraphs(out_dir, path, sequence_frames=sequences, frame_sampling=frame_sampling, model=model,
+                               align=align, include_z=include_z, include_iris=include_iris, force_reload=force,
+                               on_progress=on_progress)
     elif source == "csv":
         ds = LandmarkCSVGraphs(out_dir, path, align=align, include_z=include_z, include_iris=include_iris,
                                label=label, subject=subject, force_reload=force)

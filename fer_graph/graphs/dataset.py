@@ -195,6 +195,11 @@ class FaceGraphDataset(InMemoryDataset):
 
     # ----------------------------------------------------------------- PyG plumbing
     @property
+    def raw_dir(self) -> str:
+        """The folder the source reads (``raw_root`` of the subclasses that read one)."""
+        return str(self._raw_root)
+
+    @property
     def processed_dir(self) -> str:
         return str(self._out / "processed" / self._processed_name)
 
@@ -352,11 +357,13 @@ def _to_storage(lms: LandmarkSet, options: dict[str, Any]) -> tuple[Data, dict[s
 
 
 def _normalized_frames(lms: LandmarkSet, topo: Topology, dims: int, align) -> Tensor:
-    """``(N * V, T, D)`` float32: every frame normalized on its own as ``pos`` is, laid out node-major so a
-    graph's ``V`` rows are contiguous like ``pos``."""
-    n, t, v, _ = lms.frames.shape
-    px = lms.pixel_points("frames").reshape(n * t, v, -1)
+    """``(N * V, T, D)`` float32: every frame normalized on its own as ``pos`` is (cut to the topology's V
+    nodes: 468 of 478 Face Landmarker points), laid out node-major so a graph's ``V`` rows are contiguous like
+    ``pos``."""
+    n, t = lms.frames.shape[:2]
+    px = lms.pixel_points("frames").reshape(n * t, *lms.frames.shape[2:])
     pts, _ = normalize_for_topology(px, topo, dims=dims, align=align)
+    v = topo.num_nodes
     return torch.from_numpy(np.ascontiguousarray(pts.reshape(n, t, v, dims).transpose(0, 2, 1, 3).reshape(n * v, t, dims)))
 
 
@@ -439,19 +446,14 @@ class CKLandsGraphs(FaceGraphDataset):
                 f"{self._raw_root}: no emotion.csv; expected the CK+ lands folder "
                 "(emotion.csv + SXXX/omlands.csv, see data/README.md)"
             )
-        from ..landmarks.frames import FRAME_SAMPLINGS
+        from ..landmarks.frames import check_frame_options
 
-        if sequence_frames and (sequence_frames < 2 or frame_sampling not in FRAME_SAMPLINGS):
-            raise ValueError(f"sequence_frames={sequence_frames}, frame_sampling={frame_sampling!r}; expected >= 2 "
-                             f"frames and one of {list(FRAME_SAMPLINGS)}")
+        if sequence_frames:
+            check_frame_options(sequence_frames, frame_sampling)
         seq = {"sequence_frames": sequence_frames, "frame_sampling": frame_sampling} if sequence_frames else {}
         super().__init__(root, options={"apex_frames": apex_frames, "align": align, **seq,
                                         "raw_root": str(self._raw_root.resolve())},
                          transform=transform, force_reload=force_reload)
-
-    @property
-    def raw_dir(self) -> str:
-        return str(self._raw_root)
 
     def raw_fingerprint(self) -> str:
         return _fingerprint(self._raw_root, [self._raw_root / "emotion.csv", *self._raw_root.glob("*/omlands.csv")])

@@ -70,10 +70,6 @@ class ImageFolderGraphs(FaceGraphDataset):
                                         **({"ibug68": True} if ibug68 else {})},
                          transform=transform, force_reload=force_reload)
 
-    @property
-    def raw_dir(self) -> str:
-        return str(self._raw_root)
-
     def read_landmarks(self) -> LandmarkSet:
         items = scan_image_tree(self._raw_root).items
         cached: list[int] = []

@@ -16,7 +16,8 @@ class SkipRecord:
     Attributes:
         path: the file (image or CSV) that was skipped, as a string.
         reason: a short machine-readable reason: ``"unreadable"``, ``"unsupported_mode"``, ``"broken_link"``,
-            ``"link_loop"``, ``"no_face"``, ``"several_faces"``, ``"detect_error"``, ``"unlabelled"`` ...
+            ``"link_loop"``, ``"no_face"``, ``"several_faces"``, ``"detect_error"``, ``"unlabelled"``,
+            ``"too_few_frames"`` (a video clip with a face in fewer than 2 frames) ...
         detail: free text (exception message, line number).
     """
 
@@ -40,7 +41,7 @@ class LandmarkSet:
             frames of one sequence must stay on one side of a split.
         units: ``"pixels"`` or ``"image-normalized"`` (x / width, y / height, z on x's scale, as the
             Face Landmarker reports them; see :attr:`image_sizes`).
-        source: ``"ck-lands"``, ``"mediapipe"`` or ``"csv"``.
+        source: ``"ck-lands"``, ``"mediapipe"`` (images), ``"mediapipe-video"`` (video clips) or ``"csv"``.
         onset: optional ``(N, V, D)`` float32 neutral onset frame of each sample's sequence (same units).
         splits: optional ``N`` split names (``"train"``, ``"publictest"``).
         blendshapes: optional ``(N, 52)`` float32 MediaPipe blendshape scores in [0, 1]

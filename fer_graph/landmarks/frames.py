@@ -13,9 +13,22 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["FRAME_SAMPLINGS", "resample_frames"]
+__all__ = ["FRAME_SAMPLINGS", "check_frame_options", "resample_frames"]
 
 FRAME_SAMPLINGS: tuple[str, ...] = ("uniform", "ends")
+
+
+def check_frame_options(t: int, sampling: str) -> None:
+    """Check the frames per sequence and the sampling of a sequence build.
+
+    Raises:
+        ValueError: ``t`` < 2 (a sequence needs an onset and an apex) or ``sampling`` not in
+            :data:`FRAME_SAMPLINGS`; the message names the option and its value.
+    """
+    if t < 2:
+        raise ValueError(f"sequence_frames={t}; expected >= 2 frames per sequence (onset and apex)")
+    if sampling not in FRAME_SAMPLINGS:
+        raise ValueError(f"frame_sampling={sampling!r}; expected one of {list(FRAME_SAMPLINGS)}")
 
 
 def resample_frames(frames: np.ndarray, t: int, sampling: str = "uniform") -> np.ndarray:
@@ -33,10 +46,7 @@ def resample_frames(frames: np.ndarray, t: int, sampling: str = "uniform") -> np
         ValueError: ``t`` < 2, an unknown ``sampling``, or fewer than 2 recorded frames.
     """
     frames = np.asarray(frames, np.float32)
-    if t < 2:
-        raise ValueError(f"frames per sequence: {t}; expected >= 2 (onset and apex)")
-    if sampling not in FRAME_SAMPLINGS:
-        raise ValueError(f"frame sampling {sampling!r}; expected one of {list(FRAME_SAMPLINGS)}")
+    check_frame_options(t, sampling)
     n = len(frames)
     if n < 2:
         raise ValueError(f"a sequence of {n} frame(s); need at least an onset and an apex")

@@ -485,7 +485,7 @@ class FaceLandmarkDetector:
 # ------------------------------------------------------------------------------------------------ scan
 @dataclass(frozen=True)
 class ImageItem:
-    """One image of a labelled folder tree.
+    """One image (or video clip, :func:`scan_image_tree` with ``kind="video"``) of a labelled folder tree.
 
     Attributes:
         path: the image file (``root`` joined with ``sample_id``).
@@ -522,8 +522,24 @@ def _visible(entries: Sequence[Path]) -> list[Path]:
     return sorted(p for p in entries if not p.name.startswith("."))
 
 
-def _is_image(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
+def _is_input(path: Path, extensions: frozenset[str] = IMAGE_EXTENSIONS) -> bool:
+    return path.suffix.lower() in extensions and path.is_file()
+
+
+def _kind_extensions(kind: str) -> frozenset[str]:
+    """The file endings of ``kind``: ``"image"`` (:data:`IMAGE_EXTENSIONS`) or ``"video"``
+    (:data:`fer_graph.landmarks.video.VIDEO_EXTENSIONS`).
+
+    Raises:
+        ValueError: another ``kind``.
+    """
+    if kind == "image":
+        return IMAGE_EXTENSIONS
+    if kind == "video":
+        from .video import VIDEO_EXTENSIONS
+
+        return VIDEO_EXTENSIONS
+    raise ValueError(f"kind={kind!r}; expected 'image' or 'video'")
 
 
 def _link_problem(path: Path) -> tuple[str, str] | None:
@@ -545,21 +561,23 @@ def _link_problem(path: Path) -> tuple[str, str] | None:
     return None
 
 
-def _entries(folder: Path, skipped: list[SkipRecord]) -> list[Path]:
+def _entries(folder: Path, skipped: list[SkipRecord], extensions: frozenset[str] = IMAGE_EXTENSIONS) -> list[Path]:
     """Visible entries of ``folder``, sorted; links it cannot follow are appended to ``skipped`` instead
-    (those named like an image or a folder: an image extension or none)."""
+    (those named like an input file or a folder: one of ``extensions`` or none)."""
     out = []
     for p in _visible(list(folder.iterdir())):
         problem = _link_problem(p)
         if problem is None:
             out.append(p)
-        elif p.suffix == "" or p.suffix.lower() in IMAGE_EXTENSIONS:
+        elif p.suffix == "" or p.suffix.lower() in extensions:
             skipped.append(SkipRecord(str(p), *problem))
     return out
 
 
-def scan_image_tree(root: str | os.PathLike, *, label_of: Callable[..., str] = canonical_label) -> ImageScan:
-    """List the labelled images under ``root`` and the symlinks met that cannot be followed.
+def scan_image_tree(root: str | os.PathLike, *, label_of: Callable[..., str] = canonical_label,
+                    kind: str = "image") -> ImageScan:
+    """List the labelled images (or, ``kind="video"``, video clips) under ``root`` and the symlinks met that
+    cannot be followed.
 
     Two layouts are recognised from where the images are::
 
@@ -571,30 +589,33 @@ def scan_image_tree(root: str | os.PathLike, *, label_of: Callable[..., str] = c
     followed; a dangling one, or one looping back to itself or a folder above it, is recorded in
     ``skipped`` (``"broken_link"`` / ``"link_loop"``) and never followed. ``label_of(folder_name, where=...)``
     maps a label folder's name to the label (expression labels by default; eye states:
-    :func:`fer_graph.landmarks.eyes.eye_state_label`).
+    :func:`fer_graph.landmarks.eyes.eye_state_label`). ``kind="video"`` lists files of
+    :data:`fer_graph.landmarks.video.VIDEO_EXTENSIONS` instead, in the same layouts (``clips/happy/a.mp4``).
 
     Raises:
         DatasetLayoutError: ``root`` is not a folder, has images directly in it, mixes label folders with
             split folders, or holds neither images nor links it could not follow.
         UnknownLabelError: a label folder's name is not a known label; the message names the folder.
+        ValueError: ``kind`` is not ``"image"`` or ``"video"``.
     """
     root = Path(root)
+    ext = _kind_extensions(kind)
     if not root.is_dir():
         raise DatasetLayoutError(f"{root}: not a folder (expected <root>/<label>/* or <root>/<split>/<label>/*)")
     skipped: list[SkipRecord] = []
-    top = _entries(root, skipped)
-    if any(_is_image(p) for p in top):
-        raise DatasetLayoutError(f"{root}: images directly in the root; expected <root>/<label>/<image> or "
-                                 f"<root>/<split>/<label>/<image>")
-    listed = {c: _entries(c, skipped) for c in top if c.is_dir()}  # each folder listed once
-    images = {c: [p for p in entries if _is_image(p)] for c, entries in listed.items()}
+    top = _entries(root, skipped, ext)
+    if any(_is_input(p, ext) for p in top):
+        raise DatasetLayoutError(f"{root}: {kind}s directly in the root; expected <root>/<label>/<{kind}> or "
+                                 f"<root>/<split>/<label>/<{kind}>")
+    listed = {c: _entries(c, skipped, ext) for c in top if c.is_dir()}  # each folder listed once
+    images = {c: [p for p in entries if _is_input(p, ext)] for c, entries in listed.items()}
     label_dirs = [c for c, found in images.items() if found]
-    nested = {c: {g: [p for p in _entries(g, skipped) if _is_image(p)] for g in listed[c] if g.is_dir()}
+    nested = {c: {g: [p for p in _entries(g, skipped, ext) if _is_input(p, ext)] for g in listed[c] if g.is_dir()}
               for c, found in images.items() if not found}
     split_dirs = [c for c, sub in nested.items() if any(sub.values())]
     if label_dirs and split_dirs:
         raise DatasetLayoutError(
-            f"{root}: mixes label folders with images ({[p.name for p in label_dirs]}) and split folders "
+            f"{root}: mixes label folders with {kind}s ({[p.name for p in label_dirs]}) and split folders "
             f"({[p.name for p in split_dirs]}); expected one layout")
     if split_dirs:
         groups = [(s.name, d, found) for s in split_dirs for d, found in nested[s].items() if found]
@@ -609,8 +630,8 @@ def scan_image_tree(root: str | os.PathLike, *, label_of: Callable[..., str] = c
                                    label=label, subject=m.group(1) if m else None,
                                    sequence=f"{m.group(1)}_{m.group(2)}" if m else None))
     if not items and not skipped:
-        raise DatasetLayoutError(f"{root}: no images found (extensions {sorted(IMAGE_EXTENSIONS)}); expected "
-                                 f"<root>/<label>/<image> or <root>/<split>/<label>/<image>")
+        raise DatasetLayoutError(f"{root}: no {kind}s found (extensions {sorted(ext)}); expected "
+                                 f"<root>/<label>/<{kind}> or <root>/<split>/<label>/<{kind}>")
     return ImageScan(items, skipped)
 
 

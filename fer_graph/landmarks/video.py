@@ -20,7 +20,8 @@ from ..exceptions import FerGraphError, ModelFileError
 from ._quiet import quiet_stderr
 from .mediapipe_source import FaceResult, resolve_model_path, result_faces
 
-__all__ = ["Frame", "VideoReadError", "VideoFaceTracker", "read_frames", "video_info", "VIDEO_EXTENSIONS"]
+__all__ = ["Frame", "VideoReadError", "VideoFaceTracker", "read_frames", "track_faces", "video_info",
+           "VIDEO_EXTENSIONS"]
 
 #: File suffixes treated as video.
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".wmv", ".mpg", ".mpeg"})
@@ -160,3 +161,22 @@ class VideoFaceTracker:
             result = self._landmarker.detect_for_video(image, ms)
         faces = result_faces(result, (w, h))
         return sorted(faces, key=lambda f: float(f.landmarks[:, 0].min()))
+
+
+def track_faces(source: str | os.PathLike | int, *, model: str | os.PathLike | None = None, max_faces: int = 10,
+                max_frames: int | None = None) -> Iterator[tuple[Frame, list[tuple[int, FaceResult]]]]:
+    """Detect and track faces through a video file or camera ``source`` (an int): yields ``(frame, faces)``
+    per decoded frame, ``faces`` the ``(track id, face)`` pairs of that frame left to right, the ids from
+    :class:`~fer_graph.landmarks.tracks.FaceTracks` (a face keeps its id while it stays in view).
+
+    Raises:
+        VideoReadError: OpenCV cannot open ``source``. ModelFileError: no Face Landmarker model.
+    """
+    from .tracks import FaceTracks
+
+    tracks = FaceTracks()
+    with VideoFaceTracker(model, num_faces=max_faces) as tracker:
+        for frame in read_frames(source, max_frames=max_frames):
+            h, w = frame.rgb.shape[:2]
+            found = tracker.detect(frame)
+            yield frame, list(zip(tracks.assign([f.box(w, h) for f in found], frame.index), found))
