@@ -2,7 +2,7 @@
 
 Usage:
     python experiments/hierarchy_study.py --data data/processed/fer2013_pose --out reports/hierarchy_fer \
-        --archs logreg blendshape-rf [--workers 2] [--gnn-epochs 30 --gnn-members 1]
+        --archs logreg blendshape-rf [--workers 2] [--gnn-epochs 30 --gnn-members 1] [--class-sets all]
 
 For every arch, with and without ``--exclude disgust``, three runs of ``fer-graph train`` on the same folds or
 split: the flat classifier (``--labels native``), ``--hierarchy valence`` and ``--labels valence3``. The table
@@ -93,11 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--gnn-epochs", type=int, default=None)
     p.add_argument("--gnn-members", type=int, default=None)
+    p.add_argument("--class-sets", nargs="+", choices=("all", "no-disgust"), default=["all", "no-disgust"],
+                   help="the class sets to run: all classes, and without disgust")
     args = p.parse_args(argv)
     ds = load_processed(args.data)
     rows = []
     for arch in args.archs:
-        for exclude in ((), ("disgust",)):
+        for exclude in (() if name == "all" else ("disgust",) for name in args.class_sets):
             rows.append(_row(arch, exclude, {k: _run(ds, args, arch, k, exclude) for k in KINDS}))
     write_table(args.out, "hierarchy", rows, _table(rows))
     return 0

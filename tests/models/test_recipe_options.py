@@ -173,7 +173,10 @@ def test_the_face_mesh_recipes_share_one_setting_for_both_mesh_topologies():
     large = TrainConfig.for_topology("mediapipe478", 24_121, arch="gat")
     assert (large.layers, large.dropout, large.rotate_deg, large.scale, large.noise, large.augment, large.members,
             large.epochs) == (1, 0.0, 0.0, 0.0, 0.0, True, 4, 50)
-    assert TrainConfig.for_topology("mediapipe478", 900, arch="gat").members == 1  # small datasets: one model
+    small = TrainConfig.for_topology("mediapipe478", 900, arch="gat")
+    # small datasets: 4 members of the whole schedule, mirrored at prediction, refitted on all training subjects
+    assert (small.members, small.keep, small.mirror_tta, small.refit, small.epochs) == (4, "last", True, True, 80)
+    assert (large.keep, large.mirror_tta, large.refit) == ("best", False, False)
     assert TrainConfig.for_topology("mediapipe478", 24_121, arch="logreg").members == 1  # baselines: never
     assert large.p_mirror == TrainConfig().p_mirror
 
