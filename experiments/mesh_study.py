@@ -194,7 +194,7 @@ def _subset_rank(ds, name: str, cfg: TrainConfig, out: Path, n_train: int) -> di
         raise SystemExit(f"--train-subset needs a hold-out dataset (FER-2013); {dataset_name(ds)} is k-fold")
     sub = fold.train if n_train >= len(fold.train) else train_test_split(
         fold.train, train_size=n_train, stratify=data.y[fold.train], random_state=cfg.seed)[0]
-    job = FoldJob(cfg, data.classes, ds.topology, int(ds.meta["node_dims"]), False, data.inputs, data.y,
+    job = FoldJob(cfg, data.classes, ds.topology, int(ds.meta["node_dims"]), data.inputs, data.y,
                   replace(fold, train=sub, test=fold.test[:0]))
     clf, seconds = job.run()
     info = clf.fit_info_

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     configure(threads=args.threads)
     ds = load_processed(args.data)
-    base = replace(TrainConfig.for_topology(ds.meta["topology"], len(ds), epochs=args.epochs), members=1)
+    base = replace(TrainConfig.for_topology(ds.meta["topology"], len(ds), epochs=args.epochs), members=1, refit=False)
     data = prepare_data(ds, base)
     _, (fold,) = make_folds(ds, data, base)
     yv = data.y[fold.validation]
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         path = args.out / f"val_seed{seed}.npy"
         if path.is_file():
             continue
-        job = FoldJob(replace(base, seed=seed), data.classes, ds.topology, int(ds.meta["node_dims"]), False,
+        job = FoldJob(replace(base, seed=seed), data.classes, ds.topology, int(ds.meta["node_dims"]),
                       data.inputs, data.y, replace(fold, train=train, test=fold.test[:0]))
         start = time.perf_counter()
         clf, _ = job.run()

@@ -77,7 +77,7 @@ class GNNClassifier(FaceClassifier):
             # a fixed schedule selects nothing on validation: one fit on all training subjects
             module, logs, kwargs = fit_module(inputs.x, inputs.graph_attr, y, everything, np.array([], dtype=np.int64),
                                               config=self.config, on_epoch=on_epoch, **common)
-            return self._fitted(module, kwargs, inputs, logs, len(logs), len(logs))
+            return self._fitted(module, kwargs, inputs, logs, logs[-1], len(logs))
         module, logs, kwargs = fit_module(inputs.x, inputs.graph_attr, y, train, validation, config=self.config,
                                           on_epoch=on_epoch, **common)
         best = logs[-1] if self.config.keep == "last" else max(logs, key=lambda l: (l.val_accuracy, -l.val_loss))
@@ -88,18 +88,17 @@ class GNNClassifier(FaceClassifier):
                                                     np.array([], dtype=np.int64),
                                                     config=replace(self.config, epochs=int(best.epoch)), **common)
             refit_epochs = len(refit_logs)
-        return self._fitted(module, kwargs, inputs, logs, int(best.epoch), len(logs) + refit_epochs)
+        return self._fitted(module, kwargs, inputs, logs, best, len(logs) + refit_epochs)
 
     def _fitted(self, module: torch.nn.Module, kwargs: dict[str, Any], inputs: ModelInputs, logs: list[EpochLog],
-                best_epoch: int, epochs: int) -> GNNClassifier:
-        """Store the fitted ``module`` and ``fit_info_``: ``val_accuracy`` at the epoch kept (None when no
+                kept: EpochLog, epochs: int) -> GNNClassifier:
+        """Store the fitted ``module`` and ``fit_info_``: ``val_accuracy`` at the epoch ``kept`` (None when no
         validation data was seen) and ``val_accuracy_last`` at the last epoch of the selection fit."""
         def measured(value: float) -> float | None:
             return None if np.isnan(value) else float(value)
 
-        kept = next(log for log in logs if log.epoch == best_epoch)
         self.module_, self.model_kwargs_, self.graph_names_ = module, kwargs, tuple(inputs.graph_names)
-        self.fit_info_ = {"logs": logs, "best_epoch": best_epoch, "epochs": epochs, "refit": self.refit,
+        self.fit_info_ = {"logs": logs, "best_epoch": int(kept.epoch), "epochs": epochs, "refit": self.refit,
                           "val_accuracy": measured(kept.val_accuracy),
                           "val_accuracy_last": measured(logs[-1].val_accuracy),
                           "n_parameters": sum(p.numel() for p in module.parameters()), **self.init_info_}

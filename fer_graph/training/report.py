@@ -63,7 +63,7 @@ def _holdout_extras(ds: FaceGraphDataset, metrics: dict[str, Any], protocol: str
 
 
 def write_report(ds: FaceGraphDataset, data: TrainingData, config: TrainConfig, protocol: str,
-                 results: list[tuple[Fold, Any, float, np.ndarray]], out: Path, *, refit: bool, wall_s: float,
+                 results: list[tuple[Fold, Any, float, np.ndarray]], out: Path, *, wall_s: float,
                  name: str) -> dict[str, Any]:
     """Score every fold's test predictions, write the run files, return the ``metrics.json`` dict.
 
@@ -80,7 +80,7 @@ def write_report(ds: FaceGraphDataset, data: TrainingData, config: TrainConfig, 
         "macro_f1_mean": float(f1s.mean()), "macro_f1_std": float(f1s.std()),
         "per_fold": per_fold, "pooled": pooled, "classes": data.classes, "features": str(data.spec),
         "labels": config.labels, "balance": config.balance, "hierarchy": config.hierarchy, "seed": config.seed,
-        "refit": refit,
+        "refit": config.refit,
         "n_samples": int(len(data.y)), "wall_s": round(wall_s, 2),
     }
     vals = [f["val_accuracy"] for f in per_fold if f["val_accuracy"] is not None]

@@ -134,7 +134,6 @@ class FoldJob:
     classes: list[str]
     topology: Topology
     dims: int
-    refit: bool
     inputs: ModelInputs
     y: np.ndarray
     fold: Fold
@@ -143,7 +142,7 @@ class FoldJob:
         """``(fitted classifier, wall seconds of the fit)``."""
         start = time.perf_counter()
         clf = make_classifier(self.config.arch, self.config, classes=self.classes, topology=self.topology,
-                              dims=self.dims, refit=self.refit)
+                              dims=self.dims, refit=self.config.refit)
         clf.fit(self.inputs, self.y, train=self.fold.train, validation=self.fold.validation, on_epoch=on_epoch)
         return clf, time.perf_counter() - start
 
@@ -256,12 +255,11 @@ def train(ds: FaceGraphDataset, config: TrainConfig, out_dir: str | os.PathLike,
     workers = (os.cpu_count() or 1) if workers is None else workers
     config = config if refit is None else replace(config, refit=bool(refit))
     with staged_run(out_dir, force=force) as work:
-        return _train_into(ds, config, work, on_fold=on_fold, on_epoch=on_epoch, refit=config.refit,
-                           workers=workers)
+        return _train_into(ds, config, work, on_fold=on_fold, on_epoch=on_epoch, workers=workers)
 
 
-def _train_into(ds: FaceGraphDataset, config: TrainConfig, out: Path, *, on_fold, on_epoch, refit: bool,
-                workers: int) -> dict[str, Any]:
+def _train_into(ds: FaceGraphDataset, config: TrainConfig, out: Path, *, on_fold, on_epoch, workers: int
+                ) -> dict[str, Any]:
     """:func:`train`'s steps, writing into the folder ``out``."""
     start = time.perf_counter()
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
@@ -269,10 +267,10 @@ def _train_into(ds: FaceGraphDataset, config: TrainConfig, out: Path, *, on_fold
     config = with_sequence_frames(config, data.spec, ds)
     protocol, folds = make_folds(ds, data, config)
     meta = _checkpoint_meta(ds, data, config)
-    write_json(out / "config.json", {"config": config.to_dict(), "refit": refit, "dataset": dataset_name(ds),
+    write_json(out / "config.json", {"config": config.to_dict(), "refit": config.refit, "dataset": dataset_name(ds),
                                      "dataset_dir": ds.processed_dir, "protocol": protocol, **meta,
                                      "fold_indices": [f.index for f in folds]})
-    jobs = [FoldJob(config, data.classes, ds.topology, int(ds.meta["node_dims"]), refit, data.inputs, data.y, f)
+    jobs = [FoldJob(config, data.classes, ds.topology, int(ds.meta["node_dims"]), data.inputs, data.y, f)
             for f in folds]
     subjects = ds.tensor("subject").numpy()
     results = []
@@ -282,5 +280,5 @@ def _train_into(ds: FaceGraphDataset, config: TrainConfig, out: Path, *, on_fold
         clf.save(out / "checkpoints" / f"fold_{fold.index:02d}", {**meta, "fold": fold.index,
                                                                  "test_subjects": test_subjects})
         results.append((fold, clf, seconds, probs))
-    return write_report(ds, data, config, protocol, results, out, refit=refit,
+    return write_report(ds, data, config, protocol, results, out,
                         wall_s=time.perf_counter() - start, name=dataset_name(ds))
